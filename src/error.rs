@@ -19,6 +19,12 @@ pub enum Error {
     /// Input could not be parsed (a CSV table, an address, a configuration value).
     #[error("invalid input: {0}")]
     InvalidInput(String),
+    /// Bytes could not be moved to or from a peer.
+    #[error(transparent)]
+    Transport(#[from] crate::transport::TransportError),
+    /// A message could not be decoded.
+    #[error(transparent)]
+    Protocol(#[from] crate::protocol::ProtocolError),
     /// An I/O error from the operating system.
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),

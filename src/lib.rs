@@ -20,6 +20,7 @@
 pub mod error;
 pub mod protocol;
 pub mod tensor;
+pub mod transport;
 
 pub use error::{Error, Result};
 pub use tensor::Tensor;

@@ -1,6 +1,29 @@
 //! The wire protocol: message envelopes, requests, responses and error codes, encoded with
 //! postcard under explicit size limits.
+//!
+//! This layer is pure: it turns messages into bytes and untrusted bytes back into messages,
+//! rejecting unknown versions, trailing bytes and anything over the [`WireLimits`].
+//!
+//! ```
+//! use privgrid::protocol::*;
+//! use privgrid::tensor::wire::WireLimits;
+//!
+//! let request = RequestEnvelope { id: 1, token: None, body: Request::Ping };
+//! let bytes = encode_request(&request);
+//! assert_eq!(decode_request(&bytes, &WireLimits::default())?, request);
+//! # Ok::<(), privgrid::protocol::ProtocolError>(())
+//! ```
 
+mod envelope;
+mod error_code;
 mod ids;
+mod messages;
 
+pub use crate::tensor::wire::WireLimits;
+pub use envelope::{
+    AuthToken, PROTOCOL_VERSION, ProtocolError, RequestEnvelope, ResponseEnvelope, decode_request,
+    decode_response, encode_request, encode_response, peek_request_id,
+};
+pub use error_code::ErrorCode;
 pub use ids::ObjectId;
+pub use messages::{ErrorResponse, Request, Response};

@@ -1,0 +1,104 @@
+//! Shared helpers for integration tests: a minimal object-store handler speaking the real
+//! protocol, and a client that calls it over any transport.
+
+#![allow(dead_code)]
+
+use bytes::Bytes;
+use privgrid::protocol::*;
+use privgrid::tensor::Tensor;
+use privgrid::transport::{self, Address, Handler, ServerHandle, Transport, TransportConfig};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Stores, returns and deletes tensors by id; answers every request, errors included.
+#[derive(Default)]
+pub struct StoreHandler {
+    objects: Mutex<HashMap<ObjectId, Tensor>>,
+    limits: WireLimits,
+}
+
+impl StoreHandler {
+    fn answer(&self, body: Request) -> Response {
+        let mut objects = self.objects.lock().unwrap();
+        match body {
+            Request::Ping => Response::Pong {
+                node: "store".into(),
+            },
+            Request::StoreTensor { id, tensor } => {
+                objects.insert(id, tensor);
+                Response::Stored
+            }
+            Request::GetTensor { id } => match objects.get(&id) {
+                Some(t) => Response::Tensor(t.clone()),
+                None => Response::Error(ErrorResponse::new(
+                    ErrorCode::NotFound,
+                    format!("no object {id}"),
+                )),
+            },
+            Request::Delete { id } => Response::Deleted {
+                existed: objects.remove(&id).is_some(),
+            },
+            _ => Response::Error(ErrorResponse::new(ErrorCode::BadRequest, "unsupported")),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Handler for StoreHandler {
+    async fn handle(&self, request: Bytes) -> Vec<u8> {
+        let response = match decode_request(&request, &self.limits) {
+            Ok(envelope) => ResponseEnvelope {
+                id: envelope.id,
+                body: self.answer(envelope.body),
+            },
+            Err(error) => ResponseEnvelope {
+                id: peek_request_id(&request),
+                body: Response::Error(error.to_response()),
+            },
+        };
+        encode_response(&response)
+    }
+}
+
+static NEXT_MEM: AtomicU64 = AtomicU64::new(0);
+
+/// A fresh loopback address of the given scheme (port 0 / unique name).
+pub fn fresh_address(scheme: &str) -> Address {
+    match scheme {
+        "mem" => format!(
+            "mem://store-{}-{}",
+            std::process::id(),
+            NEXT_MEM.fetch_add(1, Ordering::Relaxed)
+        ),
+        "tcp" => "tcp://127.0.0.1:0".to_string(),
+        "http" => "http://127.0.0.1:0".to_string(),
+        other => panic!("unknown scheme {other}"),
+    }
+    .parse()
+    .unwrap()
+}
+
+pub async fn start_store(scheme: &str, config: &TransportConfig) -> ServerHandle {
+    transport::serve(
+        &fresh_address(scheme),
+        Arc::new(StoreHandler::default()),
+        config,
+        None,
+    )
+    .await
+    .unwrap()
+}
+
+/// Sends one request and decodes the response.
+pub async fn call(client: &dyn Transport, id: u64, body: Request) -> Response {
+    let bytes = encode_request(&RequestEnvelope {
+        id,
+        token: None,
+        body,
+    });
+    let response = client.call(Bytes::from(bytes)).await.unwrap();
+    let envelope = decode_response(&response, &WireLimits::default()).unwrap();
+    assert_eq!(envelope.id, id, "response must echo the request id");
+    envelope.body
+}
