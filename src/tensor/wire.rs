@@ -69,8 +69,14 @@ thread_local! {
 }
 
 /// Encodes any serde value in postcard form.
+///
+/// The exact size is computed first (cheap: byte strings are only counted), so the output is
+/// allocated once and large tensors are copied exactly once.
 pub fn encode<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
-    postcard::to_stdvec(value).expect("serialising to a Vec cannot fail for privgrid types")
+    let size =
+        postcard::serialize_with_flavor(value, postcard::ser_flavors::Size::default()).unwrap_or(0);
+    postcard::to_extend(value, Vec::with_capacity(size))
+        .expect("serialising to a Vec cannot fail for privgrid types")
 }
 
 /// Decodes a postcard value from the start of `bytes` under `limits`, returning the value and
@@ -124,14 +130,12 @@ fn f32_bytes(values: &[f32]) -> std::borrow::Cow<'_, [u8]> {
 }
 
 fn f32_values(bytes: &[u8]) -> Vec<f32> {
-    if cfg!(target_endian = "little") {
-        bytemuck::pod_collect_to_vec(bytes)
-    } else {
-        bytes
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect()
-    }
+    // One pass, no zero-fill: the compiler turns this into a plain copy on little-endian
+    // targets.
+    bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
 }
 
 impl Serialize for Tensor {
