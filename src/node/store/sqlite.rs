@@ -118,7 +118,6 @@ impl Store for SqliteStore {
 
     fn get_object(&self, id: ObjectId) -> Result<Option<Arc<ObjectRecord>>, StoreError> {
         let key = id.to_string();
-        let what = || format!("object {id}");
         let conn = self.conn();
         let row = conn
             .prepare_cached(
@@ -131,12 +130,10 @@ impl Store for SqliteStore {
             return Ok(None);
         };
         let tags = read_tags(&conn, &key)?;
-        drop(conn);
-        Ok(Some(Arc::new(raw.map_err(|e| e.about(what()))?.decode(
-            id,
-            tags,
-            &what(),
-        )?)))
+        drop(conn); // decode without holding the lock
+        let what = format!("object {id}");
+        let raw = raw.map_err(|e| e.about(&what))?;
+        Ok(Some(Arc::new(raw.decode(id, tags, &what)?)))
     }
 
     fn delete_object(&self, id: ObjectId) -> Result<bool, StoreError> {
