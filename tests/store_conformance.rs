@@ -381,3 +381,68 @@ fn sqlite_file_store_conforms() {
     let dir = tempfile::tempdir().unwrap();
     conformance(&SqliteStore::open(dir.path().join("node.db")).unwrap());
 }
+
+mod search_agrees_with_its_definition {
+    use super::*;
+    use proptest::prelude::*;
+
+    const TAGS: [&str; 4] = ["#a", "#b", "#A", "#c-d"];
+    const WORDS: [&str; 5] = ["Weight", "height", "births", "kg", "February"];
+
+    fn object() -> impl Strategy<Value = (Vec<&'static str>, Vec<&'static str>)> {
+        (
+            prop::collection::vec(prop::sample::select(&TAGS[..]), 0..4),
+            prop::collection::vec(prop::sample::select(&WORDS[..]), 0..5),
+        )
+    }
+
+    /// The rules as stated, written independently of the stores: every query tag equals one
+    /// of the object's tags; every query word equals (ignoring ASCII case) one of the words
+    /// the description was built from.
+    fn expected(objects: &[(Vec<&str>, Vec<&str>)], tags: &[&str], words: &[&str]) -> Vec<u128> {
+        (0..objects.len())
+            .filter(|&i| {
+                let (have_tags, have_words) = &objects[i];
+                tags.iter().all(|t| have_tags.contains(t))
+                    && words
+                        .iter()
+                        .all(|w| have_words.iter().any(|h| h.eq_ignore_ascii_case(w)))
+            })
+            .map(|i| i as u128)
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        #[test]
+        fn in_every_store(
+            objects in prop::collection::vec(object(), 0..8),
+            tags in prop::collection::vec(prop::sample::select(&TAGS[..]), 0..3),
+            words in prop::collection::vec(prop::sample::select(&WORDS[..]), 0..3),
+            uppercase in any::<bool>(),
+        ) {
+            let memory = MemoryStore::new();
+            let sqlite = SqliteStore::open_in_memory().unwrap();
+            for store in [&memory as &dyn Store, &sqlite] {
+                for (i, (t, w)) in objects.iter().enumerate() {
+                    let description = format!("({}).", w.join(", "));
+                    store.put_object(record(i as u128, &[i, 1], &description, t)).unwrap();
+                }
+                let text = words.join(" ");
+                let text = if uppercase { text.to_uppercase() } else { text };
+                let query = if words.is_empty() {
+                    SearchQuery::tags(tags.clone())
+                } else {
+                    SearchQuery::tags(tags.clone()).with_text(text)
+                };
+                let found = store.search_objects(&query).unwrap();
+                prop_assert_eq!(ids(&found), expected(&objects, &tags, &words));
+                for s in &found {
+                    let i = s.id.as_u128() as usize;
+                    prop_assert_eq!(&s.shape, &vec![i, 1]);
+                    prop_assert_eq!(&s.tags, &objects[i].0);
+                }
+            }
+        }
+    }
+}
