@@ -4,6 +4,8 @@
 //! precise error type (for example [`ShapeError`](crate::tensor::ShapeError)); they all convert
 //! into [`Error`] so that callers can use `?` across layers and still `match` on the cause.
 
+use crate::node::auth::AuthError;
+use crate::node::store::StoreError;
 use crate::tensor::ShapeError;
 
 /// Result alias used throughout privgrid.
@@ -28,4 +30,10 @@ pub enum Error {
     /// An I/O error from the operating system.
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
+    /// The node's store failed (database file unusable, corrupt row, absent object, ...).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Authentication failed (bad credentials, invalid or expired token, ...).
+    #[error(transparent)]
+    Auth(#[from] AuthError),
 }

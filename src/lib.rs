@@ -18,6 +18,7 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod node;
 pub mod protocol;
 pub mod tensor;
 pub mod transport;
