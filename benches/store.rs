@@ -8,9 +8,9 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use privgrid::Tensor;
 use privgrid::node::auth::{AuthConfig, Authenticator};
-use privgrid::node::policy::{AccessPolicy, Role};
 use privgrid::node::store::{MemoryStore, ObjectMeta, ObjectRecord, SqliteStore, Store};
 use privgrid::protocol::ObjectId;
+use privgrid::protocol::{AccessPolicy, ObjectSummary, Role, SearchQuery};
 use privgrid::tensor::wire::{WireLimits, decode_exact, encode};
 use std::hint::black_box;
 use std::sync::Arc;

@@ -2,8 +2,8 @@
 //! clock, revocation on user changes, persistence of users, and the timing of unknown users.
 
 use privgrid::node::auth::{AuthConfig, AuthError, Authenticator, ManualClock, PasswordParams};
-use privgrid::node::policy::Role;
 use privgrid::node::store::{MemoryStore, SqliteStore, Store};
+use privgrid::protocol::Role;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 

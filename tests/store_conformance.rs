@@ -2,11 +2,11 @@
 //! policy updates, users, and concurrent use from several threads.
 
 use privgrid::Tensor;
-use privgrid::node::policy::{AccessPolicy, Role};
 use privgrid::node::store::{
-    MemoryStore, ObjectMeta, ObjectRecord, SearchQuery, SqliteStore, Store, StoreError, UserRecord,
+    MemoryStore, ObjectMeta, ObjectRecord, SqliteStore, Store, StoreError, UserRecord,
 };
 use privgrid::protocol::ObjectId;
+use privgrid::protocol::{AccessPolicy, ObjectSummary, Role, SearchQuery};
 use std::collections::BTreeSet;
 
 fn record(id: u128, shape: &[usize], description: &str, tags: &[&str]) -> ObjectRecord {
@@ -34,7 +34,7 @@ fn user(name: &str, role: Role) -> UserRecord {
     }
 }
 
-fn ids(found: &[privgrid::node::store::ObjectSummary]) -> Vec<u128> {
+fn ids(found: &[ObjectSummary]) -> Vec<u128> {
     found.iter().map(|s| s.id.as_u128()).collect()
 }
 

@@ -2,12 +2,11 @@
 //! newer databases, typed errors for tampered rows, and several connections at once.
 
 use privgrid::Tensor;
-use privgrid::node::policy::{AccessPolicy, Role};
 use privgrid::node::store::{
-    ObjectMeta, ObjectRecord, SCHEMA_VERSION, SearchQuery, SqliteStore, Store, StoreError,
-    UserRecord,
+    ObjectMeta, ObjectRecord, SCHEMA_VERSION, SqliteStore, Store, StoreError, UserRecord,
 };
 use privgrid::protocol::ObjectId;
+use privgrid::protocol::{AccessPolicy, Role, SearchQuery};
 use rusqlite::Connection;
 use std::path::Path;
 

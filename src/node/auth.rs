@@ -12,7 +12,7 @@
 //!
 //! ```
 //! use privgrid::node::auth::{AuthConfig, AuthError, Authenticator};
-//! use privgrid::node::policy::Role;
+//! use privgrid::protocol::Role;
 //! use privgrid::node::store::MemoryStore;
 //! use std::sync::Arc;
 //!
@@ -37,8 +37,8 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use password::{PasswordParams, Passwords};
 pub use sessions::{IssuedToken, Session, Sessions, TOKEN_BYTES};
 
-use crate::node::policy::Role;
 use crate::node::store::{Store, StoreError, UserRecord, validate_user_name};
+use crate::protocol::Role;
 use rand::TryRngCore;
 use std::sync::Arc;
 use std::time::Duration;

@@ -14,12 +14,15 @@
 //! # Ok::<(), privgrid::protocol::ProtocolError>(())
 //! ```
 
+mod catalog;
 mod envelope;
 mod error_code;
 mod ids;
 mod messages;
+pub mod policy;
 
 pub use crate::tensor::wire::WireLimits;
+pub use catalog::{ObjectSummary, SearchQuery};
 pub use envelope::{
     AuthToken, PROTOCOL_VERSION, ProtocolError, RequestEnvelope, ResponseEnvelope, decode_request,
     decode_response, encode_request, encode_response, peek_request_id,
@@ -27,3 +30,4 @@ pub use envelope::{
 pub use error_code::ErrorCode;
 pub use ids::ObjectId;
 pub use messages::{ErrorResponse, Request, Response};
+pub use policy::{AccessPolicy, Role};

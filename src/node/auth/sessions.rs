@@ -7,7 +7,7 @@
 //! yields no usable token, and lookup timing reveals nothing about the verifier.
 
 use super::{AuthError, Clock, fill_random};
-use crate::node::policy::Role;
+use crate::protocol::Role;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
@@ -111,7 +111,7 @@ impl Inner {
 ///
 /// ```
 /// use privgrid::node::auth::{AuthError, ManualClock, Sessions};
-/// use privgrid::node::policy::Role;
+/// use privgrid::protocol::Role;
 /// use std::sync::Arc;
 /// use std::time::{Duration, SystemTime};
 ///

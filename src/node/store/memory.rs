@@ -1,8 +1,9 @@
 //! [`MemoryStore`]: the in-memory [`Store`], the default for embedded nodes and tests.
 
-use super::{ObjectRecord, ObjectSummary, SearchQuery, Store, StoreError, UserRecord};
-use crate::node::policy::AccessPolicy;
+use super::{ObjectRecord, Store, StoreError, UserRecord};
+use crate::protocol::AccessPolicy;
 use crate::protocol::ObjectId;
+use crate::protocol::{ObjectSummary, SearchQuery};
 use std::collections::BTreeMap;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 

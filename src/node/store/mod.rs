@@ -10,8 +10,9 @@
 //! blocks briefly) or through `spawn_blocking`.
 //!
 //! ```
-//! use privgrid::node::policy::{AccessPolicy, Role};
-//! use privgrid::node::store::{MemoryStore, ObjectMeta, ObjectRecord, SearchQuery, Store, UserRecord};
+//! use privgrid::protocol::{AccessPolicy, Role};
+//! use privgrid::node::store::{MemoryStore, ObjectMeta, ObjectRecord, Store, UserRecord};
+//! use privgrid::protocol::SearchQuery;
 //! use privgrid::protocol::ObjectId;
 //! use privgrid::Tensor;
 //! use std::sync::Arc;
@@ -35,15 +36,12 @@ mod sqlite;
 mod sqlite_schema;
 
 pub use memory::MemoryStore;
-pub use records::{
-    MAX_USER_NAME_LEN, ObjectMeta, ObjectRecord, ObjectSummary, SearchQuery, UserRecord,
-    validate_user_name,
-};
+pub use records::{MAX_USER_NAME_LEN, ObjectMeta, ObjectRecord, UserRecord, validate_user_name};
 pub use sqlite::SqliteStore;
 pub use sqlite_schema::SCHEMA_VERSION;
 
-use crate::node::policy::AccessPolicy;
-use crate::protocol::ObjectId;
+use crate::protocol::AccessPolicy;
+use crate::protocol::{ObjectId, ObjectSummary, SearchQuery};
 use std::path::PathBuf;
 use std::sync::Arc;
 

@@ -2,8 +2,8 @@
 
 use super::sqlite_schema::prepare;
 use super::{ObjectMeta, ObjectRecord, ObjectSummary, SearchQuery, Store, StoreError, UserRecord};
-use crate::node::policy::{AccessPolicy, Role};
 use crate::protocol::ObjectId;
+use crate::protocol::{AccessPolicy, Role};
 use crate::tensor::Tensor;
 use crate::tensor::wire::{WireLimits, decode_exact, encode};
 use rusqlite::types::FromSql;
@@ -28,7 +28,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// any moment (an OS crash or power loss may lose the last commits).
 ///
 /// ```
-/// use privgrid::node::policy::Role;
+/// use privgrid::protocol::Role;
 /// use privgrid::node::store::{SqliteStore, Store, UserRecord};
 ///
 /// let store = SqliteStore::open_in_memory()?;

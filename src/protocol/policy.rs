@@ -26,7 +26,7 @@ impl Role {
     /// `"owner"` or `"scientist"`.
     ///
     /// ```
-    /// use privgrid::node::policy::Role;
+    /// use privgrid::protocol::Role;
     /// assert_eq!(Role::Owner.as_str(), "owner");
     /// assert_eq!("scientist".parse::<Role>(), Ok(Role::Scientist));
     /// ```
@@ -66,7 +66,7 @@ impl FromStr for Role {
 /// its inputs.
 ///
 /// ```
-/// use privgrid::node::policy::{AccessPolicy, Role};
+/// use privgrid::protocol::{AccessPolicy, Role};
 ///
 /// let births = AccessPolicy::private(["bob", "ana", "alice"]);
 /// let census = AccessPolicy::private(["alice", "carl"]);
