@@ -10,7 +10,7 @@ use privgrid::Tensor;
 use privgrid::node::auth::{AuthConfig, Authenticator};
 use privgrid::node::store::{MemoryStore, ObjectMeta, ObjectRecord, SqliteStore, Store};
 use privgrid::protocol::ObjectId;
-use privgrid::protocol::{AccessPolicy, ObjectSummary, Role, SearchQuery};
+use privgrid::protocol::{AccessPolicy, Role};
 use privgrid::tensor::wire::{WireLimits, decode_exact, encode};
 use std::hint::black_box;
 use std::sync::Arc;
