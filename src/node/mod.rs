@@ -1,13 +1,21 @@
-//! The data owner's node: persistence (objects, users), identity (passwords, tokens) and
-//! access policies.
+//! The data owner's node: a server that keeps datasets, users and policies, runs remote
+//! operations where the data is, and releases values only as the owner's rules allow.
 //!
 //! - [`auth`]: argon2id passwords, login tokens and sessions ([`Authenticator`]);
 //! - [`store`]: the [`Store`] trait with [`MemoryStore`] and [`SqliteStore`].
 
 pub mod auth;
+mod config;
+pub mod execute;
+mod handler;
+mod http_api;
+pub mod objects;
+mod server;
 pub mod store;
 
 pub use crate::protocol::{AccessPolicy, ObjectSummary, Role, SearchQuery};
+pub use config::NodeConfig;
+pub use server::{Node, NodeHandle};
 pub use auth::{AuthConfig, AuthError, Authenticator, IssuedToken, Session};
 pub use store::{
     MemoryStore, ObjectMeta, ObjectRecord, SqliteStore, Store, StoreError, UserRecord,

@@ -1,6 +1,6 @@
 //! Identifiers that travel on the wire.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::str::FromStr;
 
@@ -16,7 +16,7 @@ use std::str::FromStr;
 /// assert_eq!(id.to_string().parse::<ObjectId>()?, id);
 /// # Ok::<(), privgrid::Error>(())
 /// ```
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ObjectId(u128);
 
 impl ObjectId {
@@ -33,6 +33,28 @@ impl ObjectId {
     /// A fresh random id from the OS CSPRNG.
     pub fn random() -> Self {
         Self(rand::random())
+    }
+}
+
+/// Binary formats (postcard) carry the number; human-readable ones (JSON) the hex string.
+impl Serialize for ObjectId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.collect_str(self)
+        } else {
+            s.serialize_u128(self.0)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ObjectId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if d.is_human_readable() {
+            let text = String::deserialize(d)?;
+            text.parse().map_err(serde::de::Error::custom)
+        } else {
+            u128::deserialize(d).map(Self)
+        }
     }
 }
 
@@ -74,5 +96,14 @@ mod tests {
         assert!("".parse::<ObjectId>().is_err());
         assert!("xyz".parse::<ObjectId>().is_err());
         assert!("1".repeat(33).parse::<ObjectId>().is_err());
+    }
+
+    #[test]
+    fn json_uses_hex_strings() {
+        let id = ObjectId::from_u128(255);
+        let json = serde_json::to_string(&id).unwrap();
+        assert_eq!(json, format!("\"{:032x}\"", 255));
+        assert_eq!(serde_json::from_str::<ObjectId>(&json).unwrap(), id);
+        assert!(serde_json::from_str::<ObjectId>("\"zz\"").is_err());
     }
 }

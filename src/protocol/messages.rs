@@ -3,7 +3,9 @@
 //! Variants are only ever appended (postcard encodes the variant index), so old clients keep
 //! working with newer nodes for the messages they know.
 
-use super::{ErrorCode, ObjectId};
+use super::{
+    AccessPolicy, AuthToken, Command, ErrorCode, ObjectId, ObjectSummary, Role, SearchQuery,
+};
 use crate::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +32,123 @@ pub enum Request {
         /// The object to delete.
         id: ObjectId,
     },
+    /// Log in with a password; answered with [`Response::LoggedIn`].
+    Login {
+        /// The user name.
+        user: String,
+        /// The password (sent once; the node keeps only an argon2id hash).
+        password: String,
+    },
+    /// End the session of the envelope's token.
+    Logout,
+    /// Publish a dataset (owners only).
+    Publish(Box<PublishRequest>),
+    /// Find objects by tags and description words; needs no login (summaries only).
+    Search {
+        /// What to look for.
+        query: SearchQuery,
+    },
+    /// Run a batch of commands in order.
+    Execute {
+        /// The commands.
+        commands: Vec<Command>,
+    },
+    /// The summary of one object.
+    Describe {
+        /// The object.
+        id: ObjectId,
+    },
+    /// Add or replace a user (owners only).
+    AddUser {
+        /// The user name.
+        name: String,
+        /// The initial password.
+        password: String,
+        /// The role.
+        role: Role,
+    },
+    /// Remove a user (owners only).
+    RemoveUser {
+        /// The user name.
+        name: String,
+    },
+    /// List the users (owners only).
+    ListUsers,
+    /// Change an object's access policy (owners only).
+    SetPolicy {
+        /// The object.
+        id: ObjectId,
+        /// The new policy.
+        policy: AccessPolicy,
+    },
+    /// A node joins a gateway (answered by gateways only).
+    Join(NodeRegistration),
+    /// A node's periodic liveness signal with its current catalog (gateways only).
+    Heartbeat(NodeRegistration),
+    /// The live nodes of a gateway.
+    ListNodes,
+    /// Search every live node of a gateway.
+    GridSearch {
+        /// What to look for.
+        query: SearchQuery,
+    },
+}
+
+/// A dataset being published.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PublishRequest {
+    /// The id to publish under (chosen by the client, must be unused).
+    pub id: ObjectId,
+    /// The values.
+    pub tensor: Tensor,
+    /// What the data is.
+    pub description: String,
+    /// Tags to find it by.
+    pub tags: Vec<String>,
+    /// Who may read raw values.
+    pub policy: AccessPolicy,
+    /// Public bounds on every value, for differentially private releases.
+    pub bounds: Option<(f32, f32)>,
+}
+
+/// How a node introduces itself to a gateway.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeRegistration {
+    /// The node's unique name on the grid.
+    pub name: String,
+    /// The addresses clients reach it at (e.g. `tcp://…`, `http://…`).
+    pub urls: Vec<String>,
+    /// The gateway's registration secret.
+    pub secret: String,
+    /// Summaries of the node's published datasets.
+    pub catalog: Vec<ObjectSummary>,
+}
+
+/// A node as a gateway lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeInfo {
+    /// The node's name.
+    pub name: String,
+    /// Its addresses.
+    pub urls: Vec<String>,
+}
+
+/// One node's answer to a grid search.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeResults {
+    /// The node.
+    pub node: NodeInfo,
+    /// Its matching datasets.
+    pub objects: Vec<ObjectSummary>,
+}
+
+/// Why a command of a batch failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandFailure {
+    /// The index of the failed command in its batch.
+    pub index: u32,
+    /// What went wrong (the message names the op).
+    pub error: ErrorResponse,
 }
 
 /// A node's answer to one [`Request`].
@@ -52,6 +171,38 @@ pub enum Response {
     },
     /// The request failed.
     Error(ErrorResponse),
+    /// Login succeeded.
+    LoggedIn {
+        /// The bearer token for later requests.
+        token: AuthToken,
+        /// Seconds until the token expires.
+        expires_in: u64,
+        /// The user's role.
+        role: Role,
+    },
+    /// A request that needs no data in its answer succeeded.
+    Done,
+    /// Object summaries (search results).
+    Objects(Vec<ObjectSummary>),
+    /// One object's summary.
+    Summary(ObjectSummary),
+    /// A batch ran; on failure, the first failing command (later ops were skipped, deletes
+    /// still applied).
+    Executed {
+        /// The first failure, if any.
+        failure: Option<CommandFailure>,
+    },
+    /// User names and roles.
+    Users(Vec<(String, Role)>),
+    /// A gateway accepted a node; heartbeats are due at this interval.
+    Joined {
+        /// Milliseconds between heartbeats.
+        heartbeat_ms: u64,
+    },
+    /// The live nodes of a gateway.
+    Nodes(Vec<NodeInfo>),
+    /// Grid search results, one entry per live node with matches.
+    GridResults(Vec<NodeResults>),
 }
 
 /// A failed request: a stable code and a human-readable message.

@@ -15,6 +15,7 @@
 //! ```
 
 mod catalog;
+mod commands;
 mod envelope;
 mod error_code;
 mod ids;
@@ -29,5 +30,9 @@ pub use envelope::{
 };
 pub use error_code::ErrorCode;
 pub use ids::ObjectId;
-pub use messages::{ErrorResponse, Request, Response};
+pub use commands::{Command, TensorOp};
+pub use messages::{
+    CommandFailure, ErrorResponse, NodeInfo, NodeRegistration, NodeResults, PublishRequest, Request,
+    Response,
+};
 pub use policy::{AccessPolicy, Role};

@@ -109,6 +109,42 @@ impl fmt::Display for Address {
     }
 }
 
+/// Anything that names an address: `&str`, `String`, `Address` or `&Address`.
+pub trait IntoAddress {
+    /// Parses or clones into an [`Address`].
+    fn into_address(self) -> Result<Address, TransportError>;
+}
+
+impl IntoAddress for &str {
+    fn into_address(self) -> Result<Address, TransportError> {
+        self.parse()
+    }
+}
+
+impl IntoAddress for String {
+    fn into_address(self) -> Result<Address, TransportError> {
+        self.parse()
+    }
+}
+
+impl IntoAddress for &String {
+    fn into_address(self) -> Result<Address, TransportError> {
+        self.parse()
+    }
+}
+
+impl IntoAddress for Address {
+    fn into_address(self) -> Result<Address, TransportError> {
+        Ok(self)
+    }
+}
+
+impl IntoAddress for &Address {
+    fn into_address(self) -> Result<Address, TransportError> {
+        Ok(self.clone())
+    }
+}
+
 impl TryFrom<&str> for Address {
     type Error = TransportError;
     fn try_from(s: &str) -> Result<Self, Self::Error> {

@@ -34,7 +34,7 @@ mod http;
 mod mem;
 mod tcp;
 
-pub use address::Address;
+pub use address::{Address, IntoAddress};
 pub use http::HttpTransport;
 pub use mem::MemTransport;
 pub use tcp::TcpTransport;

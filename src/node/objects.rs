@@ -1,0 +1,127 @@
+//! The node's table of live objects: published datasets (also kept in the [`Store`]),
+//! tensors users uploaded, and results of remote operations.
+//!
+//! Every entry records who created it, the policy it carries (for derived objects the
+//! strictest policy of their inputs, fixed when they were computed) and the published datasets
+//! it derives from, so that a later change of a dataset's policy also governs everything
+//! computed from it.
+//!
+//! [`Store`]: crate::node::Store
+
+use crate::protocol::{AccessPolicy, ObjectId, Role, TensorOp};
+use crate::tensor::Tensor;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, RwLock};
+
+/// How an object came to be, kept for access checks and privacy accounting.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Lineage {
+    /// A published dataset.
+    Dataset(ObjectId),
+    /// A tensor a user uploaded.
+    Uploaded,
+    /// The result of an op on other objects.
+    Derived {
+        /// The op.
+        op: TensorOp,
+        /// The lineages of its inputs.
+        inputs: Vec<Arc<Lineage>>,
+    },
+}
+
+/// One live object.
+#[derive(Debug)]
+pub struct Entry {
+    /// The value.
+    pub tensor: Arc<Tensor>,
+    /// The policy captured when the object was created.
+    pub policy: AccessPolicy,
+    /// The user who created it (the publisher for datasets).
+    pub creator: String,
+    /// Whether it is a published dataset.
+    pub published: bool,
+    /// The published datasets it derives from.
+    pub roots: BTreeSet<ObjectId>,
+    /// How it was made.
+    pub lineage: Arc<Lineage>,
+}
+
+/// The live objects, shared by all requests.
+#[derive(Debug, Default)]
+pub struct ObjectTable {
+    entries: RwLock<HashMap<ObjectId, Arc<Entry>>>,
+}
+
+impl ObjectTable {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<ObjectId, Arc<Entry>>> {
+        self.entries.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<ObjectId, Arc<Entry>>> {
+        self.entries.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The entry for `id`.
+    pub fn get(&self, id: &ObjectId) -> Option<Arc<Entry>> {
+        self.read().get(id).cloned()
+    }
+
+    /// Inserts a new entry; `false` (and nothing changes) if the id is taken.
+    pub fn insert_new(&self, id: ObjectId, entry: Entry) -> bool {
+        let mut entries = self.write();
+        if entries.contains_key(&id) {
+            return false;
+        }
+        entries.insert(id, Arc::new(entry));
+        true
+    }
+
+    /// Removes an entry.
+    pub fn remove(&self, id: &ObjectId) -> Option<Arc<Entry>> {
+        self.write().remove(id)
+    }
+
+    /// Replaces the policy of an entry (for datasets whose policy the owner changed).
+    pub fn set_policy(&self, id: &ObjectId, policy: AccessPolicy) -> bool {
+        let mut entries = self.write();
+        match entries.get(id) {
+            Some(old) => {
+                let updated = Entry {
+                    tensor: old.tensor.clone(),
+                    policy,
+                    creator: old.creator.clone(),
+                    published: old.published,
+                    roots: old.roots.clone(),
+                    lineage: old.lineage.clone(),
+                };
+                entries.insert(*id, Arc::new(updated));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// How many objects are live.
+    pub fn len(&self) -> usize {
+        self.read().len()
+    }
+
+    /// Whether no objects are live.
+    pub fn is_empty(&self) -> bool {
+        self.read().is_empty()
+    }
+
+    /// Whether `user` with `role` may read `entry`'s raw values: the entry's own policy and the
+    /// current policy of every dataset it derives from must allow it.
+    pub fn allows(&self, entry: &Entry, user: &str, role: Role) -> bool {
+        if !entry.policy.allows(user, role) {
+            return false;
+        }
+        let entries = self.read();
+        entry.roots.iter().all(|root| {
+            entries
+                .get(root)
+                .is_none_or(|dataset| dataset.policy.allows(user, role))
+        })
+    }
+}
