@@ -27,6 +27,26 @@ pub enum Error {
     /// A message could not be decoded.
     #[error(transparent)]
     Protocol(#[from] crate::protocol::ProtocolError),
+    /// The node refused: the user may not do this (e.g. read raw values of a private object).
+    #[error("permission denied: {0}")]
+    PermissionDenied(String),
+    /// Missing, wrong, forged or expired credentials.
+    #[error("not authenticated: {0}")]
+    Unauthenticated(String),
+    /// The object, user or node does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// Any other error reported by a remote node or gateway.
+    #[error("remote error ({code}): {message}")]
+    Remote {
+        /// The error's category.
+        code: crate::protocol::ErrorCode,
+        /// What the remote side said.
+        message: String,
+    },
+    /// The remote side answered with a message that does not fit the request.
+    #[error("unexpected response: {0}")]
+    UnexpectedResponse(String),
     /// An I/O error from the operating system.
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
@@ -36,4 +56,19 @@ pub enum Error {
     /// Authentication failed (bad credentials, invalid or expired token, ...).
     #[error(transparent)]
     Auth(#[from] AuthError),
+}
+
+impl From<crate::protocol::ErrorResponse> for Error {
+    fn from(e: crate::protocol::ErrorResponse) -> Self {
+        use crate::protocol::ErrorCode;
+        match e.code {
+            ErrorCode::PermissionDenied => Error::PermissionDenied(e.message),
+            ErrorCode::Unauthenticated => Error::Unauthenticated(e.message),
+            ErrorCode::NotFound => Error::NotFound(e.message),
+            code => Error::Remote {
+                code,
+                message: e.message,
+            },
+        }
+    }
 }

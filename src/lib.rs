@@ -19,6 +19,7 @@
 
 pub mod error;
 pub mod node;
+pub mod pointer;
 pub mod protocol;
 pub mod tensor;
 pub mod transport;

@@ -57,7 +57,12 @@ impl NodeConfig {
     }
 
     /// Adds a user created at startup.
-    pub fn user(mut self, name: impl Into<String>, password: impl Into<String>, role: Role) -> Self {
+    pub fn user(
+        mut self,
+        name: impl Into<String>,
+        password: impl Into<String>,
+        role: Role,
+    ) -> Self {
         self.users.push((name.into(), password.into(), role));
         self
     }
@@ -97,10 +102,20 @@ impl fmt::Debug for NodeConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("NodeConfig")
             .field("name", &self.name)
-            .field("users", &self.users.iter().map(|(n, _, r)| (n, r)).collect::<Vec<_>>())
+            .field(
+                "users",
+                &self
+                    .users
+                    .iter()
+                    .map(|(n, _, r)| (n, r))
+                    .collect::<Vec<_>>(),
+            )
             .field("database", &self.database)
             .field("max_objects", &self.max_objects)
-            .field("gateway_secret", &self.gateway_secret.as_ref().map(|_| "<redacted>"))
+            .field(
+                "gateway_secret",
+                &self.gateway_secret.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }

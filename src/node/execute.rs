@@ -9,7 +9,10 @@ pub fn apply(op: &TensorOp, inputs: &[&Tensor]) -> Result<Tensor, ShapeError> {
         [a] => (*a, None),
         [a, b] => (*a, Some(*b)),
         _ => {
-            return Err(ShapeError::new("apply", format!("{op} got {} inputs", inputs.len())));
+            return Err(ShapeError::new(
+                "apply",
+                format!("{op} got {} inputs", inputs.len()),
+            ));
         }
     };
     let binary = |f: fn(&Tensor, &Tensor) -> Result<Tensor, ShapeError>| match b {
@@ -32,7 +35,10 @@ pub fn apply(op: &TensorOp, inputs: &[&Tensor]) -> Result<Tensor, ShapeError> {
         TensorOp::Column(i) => a.column(*i)?,
         TensorOp::Rows { start, end } => {
             if start > end {
-                return Err(ShapeError::new("rows", format!("empty range {start}..{end}")));
+                return Err(ShapeError::new(
+                    "rows",
+                    format!("empty range {start}..{end}"),
+                ));
             }
             a.rows(*start..*end)?
         }
@@ -59,10 +65,16 @@ mod tests {
     #[test]
     fn ops_agree_with_the_tensor_methods() {
         let m = Tensor::from_shape_vec(&[2, 2], vec![1., 2., 3., 4.]).unwrap();
-        assert_eq!(apply(&TensorOp::Column(1), &[&m]).unwrap().to_vec(), vec![2., 4.]);
+        assert_eq!(
+            apply(&TensorOp::Column(1), &[&m]).unwrap().to_vec(),
+            vec![2., 4.]
+        );
         assert_eq!(apply(&TensorOp::Sum, &[&m]).unwrap().item().unwrap(), 10.);
         assert_eq!(apply(&TensorOp::Count, &[&m]).unwrap().item().unwrap(), 2.);
-        assert_eq!(apply(&TensorOp::Matmul, &[&m, &m]).unwrap().to_vec(), vec![7., 10., 15., 22.]);
+        assert_eq!(
+            apply(&TensorOp::Matmul, &[&m, &m]).unwrap().to_vec(),
+            vec![7., 10., 15., 22.]
+        );
         assert!(apply(&TensorOp::Add, &[&m]).is_err());
         assert!(apply(&TensorOp::Rows { start: 2, end: 1 }, &[&m]).is_err());
         assert!(apply(&TensorOp::Column(5), &[&m]).is_err());

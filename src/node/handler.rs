@@ -152,7 +152,10 @@ impl NodeState {
             Request::Search { query } => Ok(Response::Objects(
                 self.store.search_objects(&query).map_err(store_failure)?,
             )),
-            Request::Join(_) | Request::Heartbeat(_) | Request::ListNodes | Request::GridSearch { .. } => {
+            Request::Join(_)
+            | Request::Heartbeat(_)
+            | Request::ListNodes
+            | Request::GridSearch { .. } => {
                 Err(fail(ErrorCode::BadRequest, "this is a node, not a gateway"))
             }
             other => {
@@ -220,7 +223,9 @@ impl NodeState {
                 role,
             } => {
                 Self::require_owner(session)?;
-                self.auth.add_user(&name, &password, role).map_err(auth_failure)?;
+                self.auth
+                    .add_user(&name, &password, role)
+                    .map_err(auth_failure)?;
                 Ok(Response::Done)
             }
             Request::RemoveUser { name } => {
@@ -234,13 +239,17 @@ impl NodeState {
             Request::ListUsers => {
                 Self::require_owner(session)?;
                 let users = self.store.list_users().map_err(store_failure)?;
-                Ok(Response::Users(users.into_iter().map(|u| (u.name, u.role)).collect()))
+                Ok(Response::Users(
+                    users.into_iter().map(|u| (u.name, u.role)).collect(),
+                ))
             }
             Request::SetPolicy { id, policy } => {
                 Self::require_owner(session)?;
                 let entry = self.entry(&id)?;
                 if entry.published {
-                    self.store.set_object_policy(id, policy.clone()).map_err(store_failure)?;
+                    self.store
+                        .set_object_policy(id, policy.clone())
+                        .map_err(store_failure)?;
                 }
                 self.objects.set_policy(&id, policy);
                 Ok(Response::Done)
@@ -259,19 +268,28 @@ impl NodeState {
         if self.objects.len() >= self.config.max_objects {
             return Err(fail(
                 ErrorCode::TooLarge,
-                format!("the node holds its maximum of {} objects", self.config.max_objects),
+                format!(
+                    "the node holds its maximum of {} objects",
+                    self.config.max_objects
+                ),
             ));
         }
         if self.objects.insert_new(id, entry) {
             Ok(())
         } else {
-            Err(fail(ErrorCode::Conflict, format!("object id {id} is already in use")))
+            Err(fail(
+                ErrorCode::Conflict,
+                format!("object id {id} is already in use"),
+            ))
         }
     }
 
     fn publish(&self, session: &Session, publish: PublishRequest) -> Result<(), Failure> {
         if self.objects.get(&publish.id).is_some() {
-            return Err(fail(ErrorCode::Conflict, format!("object id {} is already in use", publish.id)));
+            return Err(fail(
+                ErrorCode::Conflict,
+                format!("object id {} is already in use", publish.id),
+            ));
         }
         let record = ObjectRecord {
             id: publish.id,
@@ -317,7 +335,11 @@ impl NodeState {
         if commands.len() > self.config.max_batch {
             return Err(fail(
                 ErrorCode::TooLarge,
-                format!("{} commands exceed the batch limit of {}", commands.len(), self.config.max_batch),
+                format!(
+                    "{} commands exceed the batch limit of {}",
+                    commands.len(),
+                    self.config.max_batch
+                ),
             ));
         }
         let mut failure = None;
@@ -363,11 +385,11 @@ impl NodeState {
         let value = execute::apply(&op, &tensors)
             .map_err(|e| fail(ErrorCode::Shape, format!("{op}: {e}")))?;
         let policy = AccessPolicy::strictest_of(entries.iter().map(|e| &e.policy));
-        let roots = entries.iter().flat_map(|e| e.roots.iter().copied()).collect();
-        let lineage = Arc::new(Lineage::Derived {
-            op,
-            inputs: entries.iter().map(|e| e.lineage.clone()).collect(),
-        });
+        let roots = entries
+            .iter()
+            .flat_map(|e| e.roots.iter().copied())
+            .collect();
+        let lineage = Lineage::derived(op, entries.iter().map(|e| e.lineage.clone()).collect());
         self.insert(
             result,
             Entry {

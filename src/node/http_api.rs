@@ -8,7 +8,9 @@
 //!   not allowed, 404 when absent.
 
 use super::handler::NodeState;
-use crate::protocol::{AuthToken, ErrorCode, ErrorResponse, ObjectId, Request, RequestEnvelope, Response, SearchQuery};
+use crate::protocol::{
+    AuthToken, ErrorCode, ErrorResponse, ObjectId, Request, RequestEnvelope, Response, SearchQuery,
+};
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -37,9 +39,10 @@ pub(crate) fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::NotFound => StatusCode::NOT_FOUND,
         ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::Conflict => StatusCode::CONFLICT,
-        ErrorCode::BadRequest | ErrorCode::Shape | ErrorCode::InvalidPlan | ErrorCode::UnsupportedVersion => {
-            StatusCode::BAD_REQUEST
-        }
+        ErrorCode::BadRequest
+        | ErrorCode::Shape
+        | ErrorCode::InvalidPlan
+        | ErrorCode::UnsupportedVersion => StatusCode::BAD_REQUEST,
         ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -56,7 +59,9 @@ pub(crate) fn error_response(error: &ErrorResponse) -> HttpResponse {
 
 fn bearer(headers: &HeaderMap) -> Option<AuthToken> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer "))?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))?;
     Some(AuthToken(token.trim().to_string()))
 }
 
@@ -64,7 +69,9 @@ async fn respond(state: Arc<NodeState>, token: Option<AuthToken>, body: Request)
     let envelope = RequestEnvelope { id: 0, token, body };
     tokio::task::spawn_blocking(move || state.respond(envelope))
         .await
-        .unwrap_or_else(|_| Response::Error(ErrorResponse::new(ErrorCode::Internal, "internal error")))
+        .unwrap_or_else(|_| {
+            Response::Error(ErrorResponse::new(ErrorCode::Internal, "internal error"))
+        })
 }
 
 async fn health(State(state): State<Arc<NodeState>>) -> impl IntoResponse {
@@ -84,12 +91,24 @@ async fn login(State(state): State<Arc<NodeState>>, body: Option<Json<LoginBody>
             "expected a JSON body {\"username\", \"password\"}",
         ));
     };
-    match respond(state, None, Request::Login { user: body.username, password: body.password }).await {
-        Response::LoggedIn { token, expires_in, .. } => {
-            Json(json!({ "token": token.0, "expires_in": expires_in })).into_response()
-        }
+    match respond(
+        state,
+        None,
+        Request::Login {
+            user: body.username,
+            password: body.password,
+        },
+    )
+    .await
+    {
+        Response::LoggedIn {
+            token, expires_in, ..
+        } => Json(json!({ "token": token.0, "expires_in": expires_in })).into_response(),
         Response::Error(e) => error_response(&e),
-        _ => error_response(&ErrorResponse::new(ErrorCode::Internal, "unexpected answer")),
+        _ => error_response(&ErrorResponse::new(
+            ErrorCode::Internal,
+            "unexpected answer",
+        )),
     }
 }
 
@@ -111,28 +130,57 @@ impl SearchParams {
             .filter(|t| !t.is_empty())
             .map(str::to_string)
             .collect();
-        SearchQuery { tags, text: self.text.clone().filter(|t| !t.trim().is_empty()) }
+        SearchQuery {
+            tags,
+            text: self.text.clone().filter(|t| !t.trim().is_empty()),
+        }
     }
 }
 
-async fn datasets(State(state): State<Arc<NodeState>>, Query(params): Query<SearchParams>) -> HttpResponse {
-    match respond(state, None, Request::Search { query: params.query() }).await {
+async fn datasets(
+    State(state): State<Arc<NodeState>>,
+    Query(params): Query<SearchParams>,
+) -> HttpResponse {
+    match respond(
+        state,
+        None,
+        Request::Search {
+            query: params.query(),
+        },
+    )
+    .await
+    {
         Response::Objects(objects) => Json(objects).into_response(),
         Response::Error(e) => error_response(&e),
-        _ => error_response(&ErrorResponse::new(ErrorCode::Internal, "unexpected answer")),
+        _ => error_response(&ErrorResponse::new(
+            ErrorCode::Internal,
+            "unexpected answer",
+        )),
     }
 }
 
-async fn object(State(state): State<Arc<NodeState>>, Path(id): Path<String>, headers: HeaderMap) -> HttpResponse {
+async fn object(
+    State(state): State<Arc<NodeState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> HttpResponse {
     let Some(token) = bearer(&headers) else {
-        return error_response(&ErrorResponse::new(ErrorCode::Unauthenticated, "missing bearer token"));
+        return error_response(&ErrorResponse::new(
+            ErrorCode::Unauthenticated,
+            "missing bearer token",
+        ));
     };
     let Ok(id) = id.parse::<ObjectId>() else {
         return error_response(&ErrorResponse::new(ErrorCode::NotFound, "no such object"));
     };
     match respond(state, Some(token), Request::GetTensor { id }).await {
-        Response::Tensor(t) => Json(json!({ "shape": t.shape(), "data": t.to_vec() })).into_response(),
+        Response::Tensor(t) => {
+            Json(json!({ "shape": t.shape(), "data": t.to_vec() })).into_response()
+        }
         Response::Error(e) => error_response(&e),
-        _ => error_response(&ErrorResponse::new(ErrorCode::Internal, "unexpected answer")),
+        _ => error_response(&ErrorResponse::new(
+            ErrorCode::Internal,
+            "unexpected answer",
+        )),
     }
 }

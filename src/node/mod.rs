@@ -14,9 +14,9 @@ mod server;
 pub mod store;
 
 pub use crate::protocol::{AccessPolicy, ObjectSummary, Role, SearchQuery};
+pub use auth::{AuthConfig, AuthError, Authenticator, IssuedToken, Session};
 pub use config::NodeConfig;
 pub use server::{Node, NodeHandle};
-pub use auth::{AuthConfig, AuthError, Authenticator, IssuedToken, Session};
 pub use store::{
     MemoryStore, ObjectMeta, ObjectRecord, SqliteStore, Store, StoreError, UserRecord,
 };

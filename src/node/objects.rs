@@ -26,7 +26,35 @@ pub enum Lineage {
         op: TensorOp,
         /// The lineages of its inputs.
         inputs: Vec<Arc<Lineage>>,
+        /// The longest chain of ops down to a dataset or upload.
+        depth: usize,
     },
+    /// A history longer than [`MAX_LINEAGE_DEPTH`] ops; nothing is inferred from it.
+    TooDeep,
+}
+
+/// Histories longer than this are not kept (the object becomes [`Lineage::TooDeep`]), which
+/// bounds the memory and the recursion of anything that walks a lineage.
+pub const MAX_LINEAGE_DEPTH: usize = 256;
+
+impl Lineage {
+    /// The lineage of `op` applied to inputs with these lineages.
+    pub fn derived(op: TensorOp, inputs: Vec<Arc<Lineage>>) -> Arc<Lineage> {
+        let depth = 1 + inputs.iter().map(|i| i.depth()).max().unwrap_or(0);
+        if depth > MAX_LINEAGE_DEPTH || inputs.iter().any(|i| matches!(**i, Lineage::TooDeep)) {
+            Arc::new(Lineage::TooDeep)
+        } else {
+            Arc::new(Lineage::Derived { op, inputs, depth })
+        }
+    }
+
+    /// The longest chain of ops in this history.
+    pub fn depth(&self) -> usize {
+        match self {
+            Lineage::Derived { depth, .. } => *depth,
+            _ => 0,
+        }
+    }
 }
 
 /// One live object.
@@ -123,5 +151,23 @@ impl ObjectTable {
                 .get(root)
                 .is_none_or(|dataset| dataset.policy.allows(user, role))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_histories_collapse_to_too_deep() {
+        let mut lineage = Arc::new(Lineage::Uploaded);
+        for _ in 0..MAX_LINEAGE_DEPTH {
+            lineage = Lineage::derived(TensorOp::Neg, vec![lineage]);
+        }
+        assert_eq!(lineage.depth(), MAX_LINEAGE_DEPTH);
+        let deeper = Lineage::derived(TensorOp::Neg, vec![lineage]);
+        assert_eq!(*deeper, Lineage::TooDeep);
+        let still = Lineage::derived(TensorOp::Add, vec![deeper, Arc::new(Lineage::Uploaded)]);
+        assert_eq!(*still, Lineage::TooDeep);
     }
 }

@@ -60,7 +60,8 @@ impl NodeHandle {
     /// Also serves at `address` (a node may listen on several addresses at once).
     pub async fn listen(&mut self, address: impl IntoAddress) -> crate::Result<&Address> {
         let address = address.into_address()?;
-        let routes = matches!(address, Address::Http { .. }).then(|| http_api::routes(self.state.clone()));
+        let routes =
+            matches!(address, Address::Http { .. }).then(|| http_api::routes(self.state.clone()));
         let server = transport::serve(
             &address,
             Arc::new(NodeHandler(self.state.clone())),
@@ -75,7 +76,10 @@ impl NodeHandle {
 
     /// The first address the node serves at.
     pub fn url(&self) -> &Address {
-        self.servers.first().expect("a node handle always serves somewhere").url()
+        self.servers
+            .first()
+            .expect("a node handle always serves somewhere")
+            .url()
     }
 
     /// Every address the node serves at.

@@ -139,7 +139,10 @@ mod tests {
     fn ops_print_readably() {
         assert_eq!(TensorOp::SumAxis(1).to_string(), "sum_axis(1)");
         assert_eq!(TensorOp::Matmul.to_string(), "matmul");
-        assert_eq!(TensorOp::Rows { start: 1, end: 3 }.to_string(), "rows(1..3)");
+        assert_eq!(
+            TensorOp::Rows { start: 1, end: 3 }.to_string(),
+            "rows(1..3)"
+        );
         assert_eq!(TensorOp::AddScalar(2.0).to_string(), "add_scalar(2)");
     }
 

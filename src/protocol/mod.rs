@@ -24,15 +24,15 @@ pub mod policy;
 
 pub use crate::tensor::wire::WireLimits;
 pub use catalog::{ObjectSummary, SearchQuery};
+pub use commands::{Command, TensorOp};
 pub use envelope::{
     AuthToken, PROTOCOL_VERSION, ProtocolError, RequestEnvelope, ResponseEnvelope, decode_request,
     decode_response, encode_request, encode_response, peek_request_id,
 };
 pub use error_code::ErrorCode;
 pub use ids::ObjectId;
-pub use commands::{Command, TensorOp};
 pub use messages::{
-    CommandFailure, ErrorResponse, NodeInfo, NodeRegistration, NodeResults, PublishRequest, Request,
-    Response,
+    CommandFailure, ErrorResponse, NodeInfo, NodeRegistration, NodeResults, PublishRequest,
+    Request, Response,
 };
 pub use policy::{AccessPolicy, Role};

@@ -1,0 +1,238 @@
+//! One node, several users, over mem, TCP and HTTP: publishing, permissions on raw and derived
+//! values, lazy pipelined pointer ops, and remote deletion of dropped results.
+
+use privgrid::node::{AuthConfig, Node, NodeConfig, NodeHandle};
+use privgrid::pointer::Client;
+use privgrid::protocol::{AccessPolicy, Role};
+use privgrid::{Error, Tensor};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+static NEXT: AtomicU64 = AtomicU64::new(0);
+
+fn address(scheme: &str) -> String {
+    match scheme {
+        "mem" => format!("mem://pointers-{}", NEXT.fetch_add(1, Ordering::Relaxed)),
+        other => format!("{other}://127.0.0.1:0"),
+    }
+}
+
+async fn hospital(scheme: &str) -> NodeHandle {
+    let config = NodeConfig::new("hospital")
+        .auth(AuthConfig::insecure_fast_for_tests())
+        .user("bob", "bob-secret", Role::Owner)
+        .user("alice", "alice-secret", Role::Scientist)
+        .user("eve", "eve-secret", Role::Scientist);
+    Node::new(config).serve(address(scheme)).await.unwrap()
+}
+
+fn births() -> Tensor {
+    Tensor::from_shape_vec(
+        &[5, 2],
+        vec![3.2, 49.0, 3.5, 51.0, 2.9, 48.0, 4.1, 53.0, 3.7, 50.5],
+    )
+    .unwrap()
+}
+
+async fn flow(scheme: &str) {
+    let node = hospital(scheme).await;
+    let bob = Client::connect(node.url())
+        .await
+        .unwrap()
+        .login("bob", "bob-secret")
+        .await
+        .unwrap();
+    let records = bob
+        .publish(births())
+        .description("February births: weight (kg), height (cm)")
+        .tags(["#February", "#birth-records"])
+        .allow(["bob", "ana", "alice"])
+        .bounds(0.0, 100.0)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(records.shape(), Some(&[5, 2][..]));
+
+    let alice = Client::connect(node.url())
+        .await
+        .unwrap()
+        .login("alice", "alice-secret")
+        .await
+        .unwrap();
+    let found = alice.search(["#February", "#birth-records"]).await.unwrap();
+    assert_eq!(found.len(), 1);
+    let data = &found[0];
+    assert_eq!(
+        data.description(),
+        "February births: weight (kg), height (cm)"
+    );
+    assert!(alice.search(["#March"]).await.unwrap().is_empty());
+
+    let weights = births().column(0).unwrap().to_vec();
+    let expected_avg = weights.iter().sum::<f32>() / 5.0;
+    let avg = data.column(0).sum().get().await.unwrap() / 5.0;
+    assert!((avg.item().unwrap() - expected_avg).abs() < 1e-5);
+    let mean = data.column(1).mean().get().await.unwrap().item().unwrap();
+    assert!((mean - 50.3).abs() < 1e-4);
+
+    // eve is not allowed: no raw data, nothing derived from it.
+    let eve = Client::connect(node.url())
+        .await
+        .unwrap()
+        .login("eve", "eve-secret")
+        .await
+        .unwrap();
+    let eves = eve.search(["#February"]).await.unwrap();
+    assert!(matches!(
+        eves[0].get().await,
+        Err(Error::PermissionDenied(_))
+    ));
+    assert!(matches!(
+        eves[0].column(0).sum().get().await,
+        Err(Error::PermissionDenied(_))
+    ));
+    // ...even mixed with her own upload.
+    let mine = eve.send(Tensor::ones(&[5, 2])).await.unwrap();
+    assert_eq!(mine.get().await.unwrap(), Tensor::ones(&[5, 2]));
+    assert!(matches!(
+        (&mine + &eves[0]).get().await,
+        Err(Error::PermissionDenied(_))
+    ));
+    // and alice may not read eve's upload.
+    let eve_upload = alice.pointer(mine.id()).await.unwrap();
+    assert!(matches!(
+        eve_upload.get().await,
+        Err(Error::PermissionDenied(_))
+    ));
+
+    // A public object is readable by any logged-in user.
+    let public = bob
+        .publish(Tensor::from_vec(vec![1.0, 2.0]))
+        .tags(["#public"])
+        .public()
+        .send()
+        .await
+        .unwrap();
+    let p = eve.search(["#public"]).await.unwrap();
+    assert_eq!(p[0].get().await.unwrap().to_vec(), vec![1.0, 2.0]);
+    assert_eq!(public.id(), p[0].id());
+
+    // The owner revokes alice: from now on she gets nothing, including results computed before.
+    let before = data.column(0).sum();
+    before.flush().await.unwrap();
+    bob.set_policy(records.id(), AccessPolicy::private(["ana"]))
+        .await
+        .unwrap();
+    assert!(matches!(
+        before.get().await,
+        Err(Error::PermissionDenied(_))
+    ));
+    assert!(matches!(data.get().await, Err(Error::PermissionDenied(_))));
+
+    // Only owners publish or manage users.
+    assert!(matches!(
+        alice.publish(Tensor::ones(&[1])).send().await,
+        Err(Error::PermissionDenied(_))
+    ));
+    assert!(matches!(
+        alice
+            .add_user("mallory", "pw-long-enough", Role::Owner)
+            .await,
+        Err(Error::PermissionDenied(_))
+    ));
+    drop(node);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn use_case_flow_over_mem() {
+    flow("mem").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn use_case_flow_over_tcp() {
+    flow("tcp").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn use_case_flow_over_http() {
+    flow("http").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_chained_ops_need_few_round_trips_and_dropped_results_are_deleted() {
+    let node = hospital("tcp").await;
+    let bob = Client::connect(node.url())
+        .await
+        .unwrap()
+        .login("bob", "bob-secret")
+        .await
+        .unwrap();
+    let x = bob.send(Tensor::from_vec(vec![0.0; 4])).await.unwrap();
+    let objects_before = node.object_count();
+    let start = bob.round_trips();
+    let mut p = x.clone();
+    for _ in 0..10_000 {
+        p = &p + 1.0;
+    }
+    let value = p.get().await.unwrap();
+    assert_eq!(value.to_vec(), vec![10_000.0; 4]);
+    let trips = bob.round_trips() - start;
+    // 10,000 ops + 9,999 deletes of intermediate results, in batches of 4096, plus the get.
+    assert!(trips <= 8, "{trips} round trips for 10,000 chained ops");
+    drop(p);
+    bob.flush().await.unwrap();
+    assert_eq!(
+        node.object_count(),
+        objects_before,
+        "every dropped result must be deleted remotely"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_error_is_reported_with_its_op() {
+    let node = hospital("mem").await;
+    let bob = Client::connect(node.url())
+        .await
+        .unwrap()
+        .login("bob", "bob-secret")
+        .await
+        .unwrap();
+    let x = bob.send(Tensor::zeros(&[2, 3])).await.unwrap();
+    let bad = x.sum_axis(5);
+    let later = bad.sum();
+    let err = later.get().await.unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("sum_axis(5)"), "{text}");
+    // The session goes on working.
+    assert_eq!(x.sum().get().await.unwrap().item().unwrap(), 0.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_without_or_with_bad_tokens_are_refused() {
+    let node = hospital("tcp").await;
+    let client = Client::connect(node.url()).await.unwrap();
+    assert!(matches!(
+        client.login("alice", "wrong").await,
+        Err(Error::Unauthenticated(_))
+    ));
+    assert!(matches!(
+        client.login("nobody", "wrong").await,
+        Err(Error::Unauthenticated(_))
+    ));
+    let a = client
+        .login("alice", "wrong")
+        .await
+        .unwrap_err()
+        .to_string();
+    let b = client
+        .login("nobody", "wrong")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(a, b, "unknown user and wrong password must look the same");
+    let alice = client.login("alice", "alice-secret").await.unwrap();
+    alice.logout().await.unwrap();
+    assert!(matches!(
+        alice.send(Tensor::ones(&[1])).await,
+        Err(Error::Unauthenticated(_))
+    ));
+}
