@@ -18,6 +18,7 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod grid;
 pub mod node;
 pub mod pointer;
 pub mod protocol;

@@ -7,8 +7,9 @@
 pub mod auth;
 mod config;
 pub mod execute;
+mod gateway_link;
 mod handler;
-mod http_api;
+pub(crate) mod http_api;
 pub mod objects;
 mod server;
 pub mod store;

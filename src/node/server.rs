@@ -74,6 +74,36 @@ impl NodeHandle {
         Ok(self.servers.last().expect("just pushed").url())
     }
 
+    /// Joins the gateway at `gateway` with the secret from [`NodeConfig::gateway_secret`],
+    /// advertising every address the node serves at, and keeps heartbeating until the handle is
+    /// dropped.
+    pub async fn join(&mut self, gateway: impl IntoAddress) -> crate::Result<()> {
+        let secret = self.state.config.gateway_secret.clone().ok_or_else(|| {
+            crate::Error::InvalidInput(
+                "set NodeConfig::gateway_secret before joining a gateway".into(),
+            )
+        })?;
+        self.join_with_secret(gateway, &secret).await
+    }
+
+    /// Joins the gateway at `gateway` with an explicit registration secret.
+    pub async fn join_with_secret(
+        &mut self,
+        gateway: impl IntoAddress,
+        secret: &str,
+    ) -> crate::Result<()> {
+        let urls = self.urls().iter().map(ToString::to_string).collect();
+        let task = super::gateway_link::join(
+            self.state.clone(),
+            gateway.into_address()?,
+            urls,
+            secret.to_string(),
+        )
+        .await?;
+        self.background.push(task);
+        Ok(())
+    }
+
     /// The first address the node serves at.
     pub fn url(&self) -> &Address {
         self.servers

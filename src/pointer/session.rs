@@ -215,6 +215,11 @@ impl Session {
         }
     }
 
+    /// A pointer to a dataset described by a search result.
+    pub(crate) fn pointer_from(&self, summary: ObjectSummary) -> Pointer {
+        Pointer::found(self.clone(), summary)
+    }
+
     /// A pointer to an existing object, with its summary.
     pub async fn pointer(&self, id: ObjectId) -> Result<Pointer> {
         match self.call(Request::Describe { id }).await? {
