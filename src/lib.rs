@@ -18,6 +18,7 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod privacy;
 pub mod tensor;
 
 pub use error::{Error, Result};
