@@ -63,7 +63,11 @@ fn chi_square(samples: &[i64], pmf: impl Fn(i64) -> f64) -> (f64, f64) {
 fn mean_var(samples: &[i64]) -> (f64, f64) {
     let n = samples.len() as f64;
     let mean = samples.iter().map(|&s| s as f64).sum::<f64>() / n;
-    let var = samples.iter().map(|&s| (s as f64 - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    let var = samples
+        .iter()
+        .map(|&s| (s as f64 - mean).powi(2))
+        .sum::<f64>()
+        / (n - 1.0);
     (mean, var)
 }
 
@@ -77,7 +81,11 @@ fn bernoulli_exp_frequencies_match_exp_minus_gamma() {
         let p = (-gamma as f64).exp();
         let sd = (n as f64 * p * (1.0 - p)).sqrt().max(1e-9);
         let z = (heads - n as f64 * p) / sd;
-        assert!(z.abs() < 4.5, "gamma {gamma}: {heads} heads, expected {}", n as f64 * p);
+        assert!(
+            z.abs() < 4.5,
+            "gamma {gamma}: {heads} heads, expected {}",
+            n as f64 * p
+        );
     }
     assert!(BernoulliExp::new(-1.0).is_err());
 }
@@ -101,9 +109,15 @@ fn discrete_laplace_matches_its_pmf() {
         let true_var = 2.0 * q / (1.0 - q).powi(2);
         let se_mean = (true_var / samples.len() as f64).sqrt();
         assert!(mean.abs() < 4.5 * se_mean, "scale {scale}: mean {mean}");
-        assert!((var / true_var - 1.0).abs() < 0.05, "scale {scale}: var {var} vs {true_var}");
+        assert!(
+            (var / true_var - 1.0).abs() < 0.05,
+            "scale {scale}: var {var} vs {true_var}"
+        );
         let (stat, df) = chi_square(&samples, laplace_pmf(scale));
-        assert!(stat < chi2_critical(df), "scale {scale}: chi2 {stat} on {df} df");
+        assert!(
+            stat < chi2_critical(df),
+            "scale {scale}: chi2 {stat} on {df} df"
+        );
     }
 }
 
@@ -129,9 +143,15 @@ fn discrete_gaussian_matches_its_pmf() {
         let (mean, var) = mean_var(&samples);
         let se_mean = (true_var / samples.len() as f64).sqrt();
         assert!(mean.abs() < 4.5 * se_mean, "sigma {sigma}: mean {mean}");
-        assert!((var / true_var - 1.0).abs() < 0.05, "sigma {sigma}: var {var} vs {true_var}");
+        assert!(
+            (var / true_var - 1.0).abs() < 0.05,
+            "sigma {sigma}: var {var} vs {true_var}"
+        );
         let (stat, df) = chi_square(&samples, &pmf);
-        assert!(stat < chi2_critical(df), "sigma {sigma}: chi2 {stat} on {df} df");
+        assert!(
+            stat < chi2_critical(df),
+            "sigma {sigma}: chi2 {stat} on {df} df"
+        );
     }
 }
 
@@ -155,7 +175,10 @@ fn laplace_mechanism_outputs_grid_values_with_the_calibrated_spread() {
     assert!(g.log2().fract() == 0.0, "grid {g} is a power of two");
     assert!(g <= 1.0 / 1024.0);
     let scale = mech.noise_scale();
-    assert!(scale >= 2.0 && scale < 2.0 * (1.0 + 2.0 / 1024.0), "scale {scale}");
+    assert!(
+        scale >= 2.0 && scale < 2.0 * (1.0 + 2.0 / 1024.0),
+        "scale {scale}"
+    );
     let mut r = rng(8);
     let x = 37.123_456_789;
     let outs: Vec<f64> = (0..20_000)
@@ -167,8 +190,14 @@ fn laplace_mechanism_outputs_grid_values_with_the_calibrated_spread() {
     let var = outs.iter().map(|o| (o - mean).powi(2)).sum::<f64>() / (n - 1.0);
     // continuous Laplace variance 2b² is the limit of the discrete one on a fine grid
     let true_var = 2.0 * scale * scale;
-    assert!((mean - x).abs() < 4.5 * (true_var / n).sqrt(), "mean {mean}");
-    assert!((var / true_var - 1.0).abs() < 0.05, "var {var} vs {true_var}");
+    assert!(
+        (mean - x).abs() < 4.5 * (true_var / n).sqrt(),
+        "mean {mean}"
+    );
+    assert!(
+        (var / true_var - 1.0).abs() < 0.05,
+        "var {var} vs {true_var}"
+    );
 }
 
 #[test]
@@ -194,8 +223,14 @@ fn gaussian_mechanism_outputs_grid_values_with_the_calibrated_spread() {
     for i in 0..4 {
         let mean = sums[i] / n as f64;
         let var = sq[i] / n as f64 - mean * mean;
-        assert!(mean.abs() < 4.5 * sigma / (n as f64).sqrt(), "coord {i}: mean {mean}");
-        assert!((var / (sigma * sigma) - 1.0).abs() < 0.08, "coord {i}: var {var}");
+        assert!(
+            mean.abs() < 4.5 * sigma / (n as f64).sqrt(),
+            "coord {i}: mean {mean}"
+        );
+        assert!(
+            (var / (sigma * sigma) - 1.0).abs() < 0.08,
+            "coord {i}: var {var}"
+        );
     }
 }
 

@@ -111,7 +111,8 @@ pub fn optimal_composition(
     let delta_total = open_unit("delta_total", delta_total)?;
     // 1 − δ_total = (1 − δ)^k (1 − δ')
     let log_keep = k as f64 * (-delta).ln_1p();
-    let delta_prime = 1.0 - (1.0 - delta_total) / log_keep.exp();
+    // δ' = 1 − (1 − δ_total)/(1 − δ)^k without cancellation, nudged down by a few ulps.
+    let delta_prime = -((-delta_total).ln_1p() - log_keep).exp_m1() * (1.0 - 4.0 * f64::EPSILON);
     if delta_prime <= 0.0 {
         return Err(PrivacyError::invalid(
             "delta_total",
