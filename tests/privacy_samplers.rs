@@ -78,7 +78,7 @@ fn bernoulli_exp_frequencies_match_exp_minus_gamma() {
         let coin = BernoulliExp::new(gamma).unwrap();
         let n = 40_000;
         let heads = (0..n).filter(|_| coin.sample(&mut r)).count() as f64;
-        let p = (-gamma as f64).exp();
+        let p = (-gamma).exp();
         let sd = (n as f64 * p * (1.0 - p)).sqrt().max(1e-9);
         let z = (heads - n as f64 * p) / sd;
         assert!(
@@ -176,7 +176,7 @@ fn laplace_mechanism_outputs_grid_values_with_the_calibrated_spread() {
     assert!(g <= 1.0 / 1024.0);
     let scale = mech.noise_scale();
     assert!(
-        scale >= 2.0 && scale < 2.0 * (1.0 + 2.0 / 1024.0),
+        (2.0..2.0 * (1.0 + 2.0 / 1024.0)).contains(&scale),
         "scale {scale}"
     );
     let mut r = rng(8);
@@ -206,7 +206,7 @@ fn gaussian_mechanism_outputs_grid_values_with_the_calibrated_spread() {
     let g = mech.grid();
     let sigma = mech.sigma();
     // σ = z·(Δ₂ + √d·g) ≥ zΔ₂, barely above it
-    assert!(sigma >= 6.0 && sigma < 6.0 * 1.01, "sigma {sigma}");
+    assert!((6.0..6.0 * 1.01).contains(&sigma), "sigma {sigma}");
     let mut r = rng(9);
     let x = [1.5, -2.25, 1e6, 0.0];
     let mut sums = [0.0; 4];
