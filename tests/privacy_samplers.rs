@@ -251,3 +251,26 @@ fn mechanisms_refuse_bad_input() {
     assert!(LaplaceMechanism::new(1.0, 1.0, 0).is_err());
     assert!(GaussianMechanism::calibrated(1.0, 1.5, 1.0, 1).is_err());
 }
+
+#[test]
+fn tensors_are_released_elementwise_on_the_grid() {
+    use privgrid::Tensor;
+    use privgrid::privacy::Bounded;
+    let data = Bounded::dataset(&[10, 2], 0.0, 10.0).unwrap();
+    let means = data.mean_axis(0).unwrap();
+    let mech = means.laplace(1.0).unwrap();
+    let t = Tensor::from_shape_vec(&[2], vec![4.0, 6.5]).unwrap();
+    let out = mech.release_tensor(&t, &mut rng(11)).unwrap();
+    assert_eq!(out.shape(), &[2]);
+    for v in out.to_vec() {
+        assert!(on_grid(f64::from(v), mech.grid()));
+    }
+    let gm = means.gaussian(1.0, 1e-6).unwrap();
+    assert!(gm.epsilon(1e-6).unwrap() <= 1.0);
+    assert!(
+        gm.release_tensor(&Tensor::zeros(&[3]), &mut rng(12))
+            .is_err()
+    );
+    // a public value needs no mechanism
+    assert!(data.count().unwrap().laplace(1.0).is_err());
+}

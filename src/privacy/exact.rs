@@ -5,6 +5,7 @@
 //! they are exactly uniform (no modulo bias, no floating point).
 
 use num_bigint::BigUint;
+use num_integer::Integer;
 use num_traits::{One, ToPrimitive, Zero};
 use rand::CryptoRng;
 
@@ -42,6 +43,18 @@ impl Ratio {
                 den: BigUint::one() << exponent.unsigned_abs(),
             }
         })
+    }
+
+    /// The same value in lowest terms (smaller numbers make the samplers faster).
+    pub(crate) fn reduced(self) -> Self {
+        let g = self.num.gcd(&self.den);
+        if g.is_one() || g.is_zero() {
+            return self;
+        }
+        Self {
+            num: self.num / &g,
+            den: self.den / &g,
+        }
     }
 
     /// The integer `n` as a ratio.

@@ -24,6 +24,7 @@ use super::error::{PrivacyError, open_unit, positive};
 use super::exact::Ratio;
 use super::rdp::{RdpEpsilon, gaussian_rdp_epsilon};
 use super::sampling::{DiscreteGaussian, DiscreteLaplace};
+use crate::tensor::Tensor;
 use num_bigint::BigInt;
 use num_traits::{FromPrimitive, ToPrimitive};
 use rand::{CryptoRng, SeedableRng};
@@ -96,6 +97,21 @@ fn release_on_grid(
             Ok(noisy.to_f64().unwrap_or(f64::NAN) * grid)
         })
         .collect()
+}
+
+/// Releases every element of `tensor` through `release` (f32 in, f32 out; converting the
+/// noisy grid values to f32 is post-processing).
+fn release_tensor_with(
+    tensor: &Tensor,
+    release: impl FnOnce(&[f64]) -> Result<Vec<f64>, PrivacyError>,
+) -> Result<Tensor, PrivacyError> {
+    let values: Vec<f64> = tensor.to_vec().into_iter().map(f64::from).collect();
+    let noisy = release(&values)?;
+    let noisy: Vec<f32> = noisy.into_iter().map(|v| v as f32).collect();
+    Tensor::from_shape_vec(tensor.shape(), noisy).map_err(|e| PrivacyError::Shape {
+        op: "release_tensor",
+        detail: e.to_string(),
+    })
 }
 
 /// The Laplace mechanism with exact discrete noise: ε-DP for an L1 sensitivity.
@@ -175,6 +191,15 @@ impl LaplaceMechanism {
             self.noise.sample(rng)
         })
     }
+
+    /// Releases every element of `tensor` (which must have `dimension` elements).
+    pub fn release_tensor<R: CryptoRng + ?Sized>(
+        &self,
+        tensor: &Tensor,
+        rng: &mut R,
+    ) -> Result<Tensor, PrivacyError> {
+        release_tensor_with(tensor, |v| self.release(v, rng))
+    }
 }
 
 /// The Gaussian mechanism with exact discrete Gaussian noise, for an L2 sensitivity.
@@ -213,7 +238,9 @@ impl GaussianMechanism {
         let grid_exp = grid_exponent(l2_sensitivity / root_d);
         // Δ₂/g is exact (power-of-two scaling); the sum and product are rounded upwards.
         let grid_sens = (l2_sensitivity / pow2(grid_exp) + root_d).next_up();
-        let sigma_grid = positive("sigma", (noise_multiplier * grid_sens).next_up())?;
+        // Rounded up to a whole number of grid steps: at most one grid step more noise, and an
+        // integer σ² keeps the exact sampler's numbers small.
+        let sigma_grid = positive("sigma", (noise_multiplier * grid_sens).next_up().ceil())?;
         Ok(Self {
             noise_multiplier,
             dimension,
@@ -291,5 +318,14 @@ impl GaussianMechanism {
         release_on_grid(values, self.dimension, self.grid_exp, || {
             self.noise.sample(rng)
         })
+    }
+
+    /// Releases every element of `tensor` (which must have `dimension` elements).
+    pub fn release_tensor<R: CryptoRng + ?Sized>(
+        &self,
+        tensor: &Tensor,
+        rng: &mut R,
+    ) -> Result<Tensor, PrivacyError> {
+        release_tensor_with(tensor, |v| self.release(v, rng))
     }
 }

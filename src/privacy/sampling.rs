@@ -113,6 +113,7 @@ impl DiscreteLaplace {
 
     /// From an exact positive rational scale.
     pub(crate) fn from_ratio(scale: Ratio) -> Self {
+        let scale = scale.reduced();
         Self {
             s: scale.den,
             t: scale.num,
@@ -155,6 +156,7 @@ impl DiscreteGaussian {
 
     /// From an exact positive rational σ².
     pub(crate) fn from_sigma2(sigma2: Ratio) -> Self {
+        let sigma2 = sigma2.reduced();
         // ⌊σ⌋ = ⌊√⌊σ²⌋⌋ since √ is monotone and k² ≤ σ² ⟺ k² ≤ ⌊σ²⌋ for integers k.
         let t = sigma2.floor().sqrt() + 1u32;
         Self { sigma2, t }

@@ -20,6 +20,7 @@
 //! change.
 
 use super::error::PrivacyError;
+use super::mechanism::{GaussianMechanism, LaplaceMechanism};
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
 
@@ -47,6 +48,12 @@ pub enum RowAlignment {
 /// // replacing one birth moves the mean by at most 100 / 5
 /// assert!((mean_weight.l1() - 20.0).abs() < 1e-9);
 /// assert!(data.column(0)?.exp().is_err());
+///
+/// // The node releases it with the matching mechanism and charges the cost.
+/// let mech = mean_weight.laplace(0.5)?;
+/// let noisy = mech.release(&[3.4], &mut privgrid::privacy::os_rng())?;
+/// assert_eq!(mech.cost().epsilon, 0.5);
+/// # let _ = noisy;
 /// # Ok::<(), privgrid::privacy::PrivacyError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -166,6 +173,32 @@ impl Bounded {
     /// be released without noise.
     pub fn is_public(&self) -> bool {
         self.l1 == 0.0
+    }
+
+    fn require_private(&self, mechanism: &'static str) -> Result<(), PrivacyError> {
+        if self.is_public() {
+            Err(PrivacyError::invalid(
+                mechanism,
+                0.0,
+                "zero sensitivity: the value is public and needs no noise",
+            ))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The Laplace mechanism that releases this value with ε-DP (noise from its L1
+    /// sensitivity, over all its elements).
+    pub fn laplace(&self, epsilon: f64) -> Result<LaplaceMechanism, PrivacyError> {
+        self.require_private("laplace")?;
+        LaplaceMechanism::new(epsilon, self.l1, self.len())
+    }
+
+    /// The Gaussian mechanism that releases this value with (ε, δ)-DP (noise from its L2
+    /// sensitivity, over all its elements).
+    pub fn gaussian(&self, epsilon: f64, delta: f64) -> Result<GaussianMechanism, PrivacyError> {
+        self.require_private("gaussian")?;
+        GaussianMechanism::calibrated(epsilon, delta, self.l2, self.len())
     }
 
     /// Tightens the norms with the inequalities between them and the value range, then checks
