@@ -163,6 +163,20 @@ pub(crate) fn uniform_below_u64<R: CryptoRng + ?Sized>(n: u64, rng: &mut R) -> u
     }
 }
 
+/// A uniform integer in `[0, n)` for `n > 0` (zero gives zero), by masked rejection.
+pub(crate) fn uniform_below_u128<R: CryptoRng + ?Sized>(n: u128, rng: &mut R) -> u128 {
+    if let Ok(small) = u64::try_from(n) {
+        return u128::from(uniform_below_u64(small, rng));
+    }
+    let mask = u128::MAX >> (n - 1).leading_zeros();
+    loop {
+        let x = ((u128::from(rng.next_u64()) << 64) | u128::from(rng.next_u64())) & mask;
+        if x < n {
+            return x;
+        }
+    }
+}
+
 /// True with probability exactly `num / den` (for `num ≤ den`, `den > 0`).
 pub(crate) fn bernoulli_ratio<R: CryptoRng + ?Sized>(
     num: &BigUint,
@@ -191,6 +205,21 @@ mod tests {
         assert_eq!(Ratio::from_f64(0.75).unwrap().floor(), BigUint::zero());
         assert!(Ratio::from_f64(-1.0).is_none());
         assert!(Ratio::from_f64(f64::NAN).is_none());
+    }
+
+    #[test]
+    fn uniform_below_u128_is_uniform_above_one_word() {
+        let mut rng = ChaCha20Rng::seed_from_u64(8);
+        let n: u128 = 5 << 64;
+        let mut counts = [0u32; 5];
+        for _ in 0..50_000 {
+            let x = uniform_below_u128(n, &mut rng);
+            assert!(x < n);
+            counts[(x >> 64) as usize] += 1;
+        }
+        for c in counts {
+            assert!((9_400..10_600).contains(&c), "{counts:?}");
+        }
     }
 
     #[test]

@@ -17,9 +17,9 @@
 //!   exp(−(|Y| − σ²/t)² / (2σ²)).
 
 use super::error::{PrivacyError, positive};
-use super::exact::{Ratio, bernoulli_ratio, uniform_below_u64};
+use super::exact::{Ratio, bernoulli_ratio, uniform_below_u64, uniform_below_u128};
 use num_bigint::{BigInt, BigUint, Sign};
-use num_traits::{One, Zero};
+use num_traits::{One, ToPrimitive, Zero};
 use rand::CryptoRng;
 
 /// Bernoulli(exp(−γ)) for the exact rational γ = `num / den`.
@@ -45,11 +45,31 @@ fn bernoulli_exp_neg_at_most_one<R: CryptoRng + ?Sized>(
     den: &BigUint,
     rng: &mut R,
 ) -> bool {
+    if let (Some(n), Some(d)) = (num.to_u64(), den.to_u64()) {
+        return bernoulli_exp_neg_at_most_one_small(n, d, rng);
+    }
     let mut k: u64 = 1;
     loop {
         // A_k ~ Bernoulli(γ / k) = Bernoulli(num / (den · k)).
         let scaled_den = den * BigUint::from(k);
         if !bernoulli_ratio(num, &scaled_den, rng) {
+            return k % 2 == 1;
+        }
+        k += 1;
+    }
+}
+
+/// The same as [`bernoulli_exp_neg_at_most_one`] for word-sized γ = num/den, without
+/// allocating: den·k < 2^128 because k never reaches 2^64.
+fn bernoulli_exp_neg_at_most_one_small<R: CryptoRng + ?Sized>(
+    num: u64,
+    den: u64,
+    rng: &mut R,
+) -> bool {
+    let mut k: u64 = 1;
+    loop {
+        let bound = u128::from(den) * u128::from(k);
+        if uniform_below_u128(bound, rng) >= u128::from(num) {
             return k % 2 == 1;
         }
         k += 1;
