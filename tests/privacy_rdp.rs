@@ -159,3 +159,15 @@ fn dp_sgd_epsilon_grows_with_steps_and_shrinks_with_noise() {
     assert!(RdpAccountant::with_orders(vec![0.5]).is_err());
     assert!(RdpAccountant::with_orders(vec![]).is_err());
 }
+
+#[test]
+fn extreme_orders_fall_back_to_valid_bounds() {
+    // RDP is non-decreasing in the order: a large fractional order is bounded by the next
+    // integer order, and beyond the supported range the bound is infinite (never too small).
+    let frac = rdp_subsampled_gaussian(300.5, 0.01, 2.0);
+    let below = rdp_subsampled_gaussian(300.0, 0.01, 2.0);
+    let above = rdp_subsampled_gaussian(301.0, 0.01, 2.0);
+    assert!(frac >= below && frac <= above);
+    assert_eq!(rdp_subsampled_gaussian(2e5, 0.01, 2.0), f64::INFINITY);
+    assert!(privgrid::privacy::optimal_composition(0.1, 0.0, 2_000_000, 1e-6).is_err());
+}

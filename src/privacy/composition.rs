@@ -87,6 +87,9 @@ fn ln_1p_exp(x: f64) -> f64 {
     }
 }
 
+/// The largest k [`optimal_composition`] accepts (its cost grows like k).
+pub const MAX_OPTIMAL_K: u64 = 1_000_000;
+
 /// Optimal composition (Kairouz, Oh, Viswanath, Theorem 3.3): the smallest ε_total such that
 /// `k` mechanisms, each (ε, δ)-DP, are together (ε_total, δ_total)-DP, where
 /// δ_total = 1 − (1 − δ)^k (1 − δ'), with δ' solved exactly from [`kov_delta`].
@@ -109,6 +112,13 @@ pub fn optimal_composition(
     let epsilon = check_epsilon(epsilon)?;
     let delta = check_delta(delta)?;
     let delta_total = open_unit("delta_total", delta_total)?;
+    if k > MAX_OPTIMAL_K {
+        return Err(PrivacyError::invalid(
+            "k",
+            k as f64,
+            "too many compositions for the exact formula (at most 1e6); use RDP",
+        ));
+    }
     // 1 − δ_total = (1 − δ)^k (1 − δ')
     let log_keep = k as f64 * (-delta).ln_1p();
     // δ' = 1 − (1 − δ_total)/(1 − δ)^k without cancellation, nudged down by a few ulps.

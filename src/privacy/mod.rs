@@ -45,13 +45,15 @@ pub use budget::{Budget, PrivacyFilter};
 pub use calibration::{
     analytic_gaussian_epsilon, analytic_gaussian_sigma, classic_gaussian_sigma, gaussian_delta,
 };
-pub use composition::{advanced_composition, basic_composition, kov_delta, optimal_composition};
+pub use composition::{
+    MAX_OPTIMAL_K, advanced_composition, basic_composition, kov_delta, optimal_composition,
+};
 pub use error::PrivacyError;
 pub use mechanism::{GaussianMechanism, LaplaceMechanism, os_rng};
 pub use normal::{log_erfc, log_normal_cdf, normal_cdf};
 pub use rdp::{
-    RdpAccountant, RdpEpsilon, default_orders, gaussian_rdp_epsilon, rdp_gaussian, rdp_laplace,
-    rdp_subsampled_gaussian, rdp_to_epsilon,
+    MAX_ORDER, RdpAccountant, RdpEpsilon, default_orders, gaussian_rdp_epsilon, rdp_gaussian,
+    rdp_laplace, rdp_subsampled_gaussian, rdp_to_epsilon,
 };
 pub use report::{
     CalibrationReport, DpSgdReport, GaussianReport, calibrate_gaussian, dp_sgd_epsilon,

@@ -108,8 +108,9 @@ fn log_a_fractional(alpha: f64, q: f64, sigma: f64) -> f64 {
         if log_s0.max(log_s1) < -30.0 && fi > alpha {
             break;
         }
-        if i > 100_000 {
-            break;
+        if i > SERIES_TERM_LIMIT || log_s0.is_nan() || log_s1.is_nan() {
+            // No convergence: fall back to the trivial bound rather than a guess.
+            return f64::INFINITY;
         }
         // C(α, i+1) = C(α, i) · (α − i)/(i + 1)
         let factor = (alpha - fi) / (fi + 1.0);
@@ -125,8 +126,18 @@ fn log_a_fractional(alpha: f64, q: f64, sigma: f64) -> f64 {
     log_add(log_sub(pos0, neg0), log_sub(pos1, neg1))
 }
 
+/// Orders above this get the infinite (trivial) bound from [`rdp_subsampled_gaussian`].
+pub const MAX_ORDER: f64 = 1e5;
+
+/// Fractional orders above this are bounded by the next integer order.
+const MAX_FRACTIONAL_ORDER: f64 = 256.0;
+
+/// The fractional-order series gives up (returning the trivial bound) after this many terms.
+const SERIES_TERM_LIMIT: u64 = 100_000;
+
 /// RDP of the Poisson-subsampled Gaussian with sampling rate `q` and noise multiplier `z` at
-/// order `alpha > 1` (one step).
+/// order `alpha > 1` (one step). Fractional orders above 256 are bounded by the next integer
+/// order (RDP is non-decreasing in α); orders above [`MAX_ORDER`] get +∞.
 pub fn rdp_subsampled_gaussian(alpha: f64, q: f64, z: f64) -> f64 {
     if q <= 0.0 {
         return 0.0;
@@ -134,12 +145,27 @@ pub fn rdp_subsampled_gaussian(alpha: f64, q: f64, z: f64) -> f64 {
     if q >= 1.0 {
         return rdp_gaussian(alpha, z);
     }
-    let log_a = if alpha.fract() == 0.0 && alpha <= 1e6 {
-        log_a_integer(alpha as u64, q, z)
+    if alpha.is_nan() || alpha <= 1.0 {
+        return f64::NAN;
+    }
+    if alpha > MAX_ORDER {
+        // Beyond the supported orders: the trivial (infinite) bound.
+        return f64::INFINITY;
+    }
+    let rdp = if alpha.fract() == 0.0 {
+        log_a_integer(alpha as u64, q, z) / (alpha - 1.0)
+    } else if alpha > MAX_FRACTIONAL_ORDER {
+        // RDP is non-decreasing in the order, so the next integer order bounds this one.
+        let next = alpha.ceil();
+        log_a_integer(next as u64, q, z) / (next - 1.0)
     } else {
-        log_a_fractional(alpha, q, z)
+        log_a_fractional(alpha, q, z) / (alpha - 1.0)
     };
-    (log_a / (alpha - 1.0)).max(0.0)
+    if rdp.is_nan() {
+        f64::INFINITY
+    } else {
+        rdp.max(0.0)
+    }
 }
 
 /// The ε of (ε, δ)-DP implied by RDP value `rdp` at one order `alpha` (tight conversion).
