@@ -4,7 +4,8 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use privgrid::privacy::{
-    DiscreteGaussian, DiscreteLaplace, GaussianMechanism, LaplaceMechanism, dp_sgd_epsilon,
+    DiscreteGaussian, DiscreteLaplace, GaussianMechanism, LaplaceMechanism, Mechanism,
+    dp_sgd_epsilon,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;

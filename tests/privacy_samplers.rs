@@ -5,7 +5,7 @@
 use num_traits::ToPrimitive;
 use privgrid::privacy::{
     BernoulliExp, DiscreteGaussian, DiscreteLaplace, GaussianMechanism, LaplaceMechanism,
-    PrivacyError,
+    Mechanism, PrivacyError,
 };
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;

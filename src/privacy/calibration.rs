@@ -56,23 +56,8 @@ pub fn analytic_gaussian_epsilon(
     if gaussian_delta(mu, 0.0) <= delta {
         return Ok(0.0);
     }
-    let mut hi = 1.0;
-    while gaussian_delta(mu, hi) > delta {
-        hi *= 2.0;
-        if !hi.is_finite() {
-            return Err(PrivacyError::invalid(
-                "sigma",
-                sigma,
-                "too small for this delta",
-            ));
-        }
-    }
-    Ok(bisect_decreasing(
-        |eps| gaussian_delta(mu, eps),
-        delta,
-        0.0,
-        hi,
-    ))
+    solve_decreasing(|eps| gaussian_delta(mu, eps), delta, 0.0, 1.0)
+        .ok_or_else(|| PrivacyError::invalid("sigma", sigma, "too small for this delta"))
 }
 
 /// The smallest σ for which the Gaussian mechanism with L2 sensitivity `sensitivity` is
@@ -89,27 +74,11 @@ pub fn analytic_gaussian_sigma(
     delta: f64,
     sensitivity: f64,
 ) -> Result<f64, PrivacyError> {
-    positive("epsilon", epsilon)?;
-    open_unit("delta", delta)?;
-    positive("sensitivity", sensitivity)?;
+    check_calibration_inputs(epsilon, delta, sensitivity)?;
     // δ as a function of σ (for fixed ε, Δ) is decreasing.
     let delta_at = |sigma: f64| gaussian_delta(sensitivity / sigma, epsilon);
-    let mut hi = sensitivity;
-    while delta_at(hi) > delta {
-        hi *= 2.0;
-        if !hi.is_finite() {
-            return Err(PrivacyError::invalid(
-                "delta",
-                delta,
-                "too small to calibrate",
-            ));
-        }
-    }
-    let mut lo = hi / 2.0;
-    while lo > f64::MIN_POSITIVE && delta_at(lo) <= delta {
-        lo /= 2.0;
-    }
-    Ok(bisect_decreasing(delta_at, delta, lo, hi))
+    solve_decreasing(delta_at, delta, 0.0, sensitivity)
+        .ok_or_else(|| PrivacyError::invalid("delta", delta, "too small to calibrate"))
 }
 
 /// The classic calibration σ = √(2 ln(1.25/δ)) · Δ / ε (valid only for ε < 1).
@@ -125,10 +94,39 @@ pub fn classic_gaussian_sigma(
     delta: f64,
     sensitivity: f64,
 ) -> Result<f64, PrivacyError> {
+    check_calibration_inputs(epsilon, delta, sensitivity)?;
+    Ok((2.0 * (1.25 / delta).ln()).sqrt() * sensitivity / epsilon)
+}
+
+/// ε > 0, δ ∈ (0, 1) and Δ > 0, or the matching invalid-parameter error.
+fn check_calibration_inputs(
+    epsilon: f64,
+    delta: f64,
+    sensitivity: f64,
+) -> Result<(), PrivacyError> {
     positive("epsilon", epsilon)?;
     open_unit("delta", delta)?;
     positive("sensitivity", sensitivity)?;
-    Ok((2.0 * (1.25 / delta).ln()).sqrt() * sensitivity / epsilon)
+    Ok(())
+}
+
+/// For `f` decreasing on `(lo, ∞)`, the smallest `x > lo` (up to bisection) with
+/// `f(x) ≤ target`: doubles `start` until `f` is at most `target`, then bisects. `None` when
+/// no finite such `x` exists.
+pub(crate) fn solve_decreasing(
+    f: impl Fn(f64) -> f64,
+    target: f64,
+    lo: f64,
+    start: f64,
+) -> Option<f64> {
+    let mut hi = start;
+    while f(hi) > target {
+        hi *= 2.0;
+        if !hi.is_finite() {
+            return None;
+        }
+    }
+    Some(bisect_decreasing(f, target, lo, hi))
 }
 
 /// For `f` decreasing, the smallest `x` in `[lo, hi]` (up to bisection) with `f(x) ≤ target`,

@@ -19,7 +19,7 @@
 //! bounds; compute it in `f64` so that floating-point error is far below the grid step.
 
 use super::budget::Budget;
-use super::calibration::bisect_decreasing;
+use super::calibration::solve_decreasing;
 use super::error::{PrivacyError, open_unit, positive};
 use super::exact::Ratio;
 use super::rdp::{RdpEpsilon, gaussian_rdp_epsilon};
@@ -60,64 +60,81 @@ fn pow2(k: i32) -> f64 {
     2f64.powi(k)
 }
 
-/// Rounds each value to the grid 2^k, adds `noise()`, and maps back to the grid.
-fn release_on_grid(
-    values: &[f64],
-    dimension: usize,
-    grid_exp: i32,
-    mut noise: impl FnMut() -> BigInt,
-) -> Result<Vec<f64>, PrivacyError> {
-    if values.len() != dimension {
-        return Err(PrivacyError::Shape {
-            op: "release",
-            detail: format!(
-                "mechanism calibrated for {dimension} values, got {}",
-                values.len()
-            ),
-        });
-    }
-    let grid = pow2(grid_exp);
-    values
-        .iter()
-        .map(|&x| {
-            let scaled = x / grid;
-            if !scaled.is_finite() {
-                return Err(PrivacyError::UnreleasableValue {
-                    value: x,
-                    reason: "not a finite number on the noise grid",
-                });
-            }
-            let snapped =
-                BigInt::from_f64(scaled.round()).ok_or(PrivacyError::UnreleasableValue {
-                    value: x,
-                    reason: "cannot be rounded to the grid",
-                })?;
-            let noisy = snapped + noise();
-            // Back to floats: post-processing of the DP integer, so rounding here is harmless.
-            Ok(noisy.to_f64().unwrap_or(f64::NAN) * grid)
-        })
-        .collect()
-}
+/// A noise-adding mechanism on a power-of-two grid: the shared release logic.
+///
+/// Implemented by [`LaplaceMechanism`] and [`GaussianMechanism`]; a node can hold either
+/// behind `&dyn Mechanism`. Import the trait to call `release`.
+pub trait Mechanism {
+    /// How many values one release takes.
+    fn dimension(&self) -> usize;
 
-/// Releases every element of `tensor` through `release` (f32 in, f32 out; converting the
-/// noisy grid values to f32 is post-processing).
-fn release_tensor_with(
-    tensor: &Tensor,
-    release: impl FnOnce(&[f64]) -> Result<Vec<f64>, PrivacyError>,
-) -> Result<Tensor, PrivacyError> {
-    let values: Vec<f64> = tensor.to_vec().into_iter().map(f64::from).collect();
-    let noisy = release(&values)?;
-    let noisy: Vec<f32> = noisy.into_iter().map(|v| v as f32).collect();
-    Tensor::from_shape_vec(tensor.shape(), noisy).map_err(|e| PrivacyError::Shape {
-        op: "release_tensor",
-        detail: e.to_string(),
-    })
+    /// The grid step g = 2^k of the outputs.
+    fn grid(&self) -> f64;
+
+    /// One exact sample of the integer noise (in grid steps).
+    fn sample_noise(&self, rng: &mut dyn CryptoRng) -> BigInt;
+
+    /// Releases `values` (exactly [`dimension`](Mechanism::dimension) of them): each is
+    /// rounded to the grid, integer noise is added, and the result is mapped back.
+    fn release(&self, values: &[f64], rng: &mut dyn CryptoRng) -> Result<Vec<f64>, PrivacyError> {
+        let dimension = self.dimension();
+        if values.len() != dimension {
+            return Err(PrivacyError::Shape {
+                op: "release",
+                detail: format!(
+                    "mechanism calibrated for {dimension} values, got {}",
+                    values.len()
+                ),
+            });
+        }
+        let grid = self.grid();
+        values
+            .iter()
+            .map(|&x| {
+                // exact: the grid is a power of two
+                let scaled = x / grid;
+                if !scaled.is_finite() {
+                    return Err(PrivacyError::UnreleasableValue {
+                        value: x,
+                        reason: "not a finite number on the noise grid",
+                    });
+                }
+                let snapped =
+                    BigInt::from_f64(scaled.round()).ok_or(PrivacyError::UnreleasableValue {
+                        value: x,
+                        reason: "cannot be rounded to the grid",
+                    })?;
+                let noisy = snapped + self.sample_noise(rng);
+                // Back to floats: post-processing of the DP integer, so rounding is harmless.
+                Ok(noisy.to_f64().unwrap_or(f64::NAN) * grid)
+            })
+            .collect()
+    }
+
+    /// Releases every element of `tensor` (f32 in, f32 out; converting the noisy grid values
+    /// to f32 is post-processing).
+    fn release_tensor(
+        &self,
+        tensor: &Tensor,
+        rng: &mut dyn CryptoRng,
+    ) -> Result<Tensor, PrivacyError> {
+        let values: Vec<f64> = tensor.to_vec().into_iter().map(f64::from).collect();
+        let noisy: Vec<f32> = self
+            .release(&values, rng)?
+            .into_iter()
+            .map(|v| v as f32)
+            .collect();
+        Tensor::from_shape_vec(tensor.shape(), noisy).map_err(|e| PrivacyError::Shape {
+            op: "release_tensor",
+            detail: e.to_string(),
+        })
+    }
 }
 
 /// The Laplace mechanism with exact discrete noise: ε-DP for an L1 sensitivity.
 ///
 /// ```
-/// use privgrid::privacy::{LaplaceMechanism, os_rng};
+/// use privgrid::privacy::{LaplaceMechanism, Mechanism, os_rng};
 ///
 /// // A mean of 100 values bounded in [0, 100]: sensitivity 1 (replace one row).
 /// let mech = LaplaceMechanism::new(0.5, 1.0, 1)?;
@@ -171,41 +188,16 @@ impl LaplaceMechanism {
         }
     }
 
-    /// The grid step g = 2^k of the outputs.
-    pub fn grid(&self) -> f64 {
-        pow2(self.grid_exp)
-    }
-
     /// The scale of the noise in value units, (Δ₁ + d·g)/ε (for reporting).
     pub fn noise_scale(&self) -> f64 {
         self.noise_scale
-    }
-
-    /// Releases `values` (exactly `dimension` of them) with fresh noise from `rng`.
-    pub fn release<R: CryptoRng + ?Sized>(
-        &self,
-        values: &[f64],
-        rng: &mut R,
-    ) -> Result<Vec<f64>, PrivacyError> {
-        release_on_grid(values, self.dimension, self.grid_exp, || {
-            self.noise.sample(rng)
-        })
-    }
-
-    /// Releases every element of `tensor` (which must have `dimension` elements).
-    pub fn release_tensor<R: CryptoRng + ?Sized>(
-        &self,
-        tensor: &Tensor,
-        rng: &mut R,
-    ) -> Result<Tensor, PrivacyError> {
-        release_tensor_with(tensor, |v| self.release(v, rng))
     }
 }
 
 /// The Gaussian mechanism with exact discrete Gaussian noise, for an L2 sensitivity.
 ///
 /// ```
-/// use privgrid::privacy::{GaussianMechanism, os_rng};
+/// use privgrid::privacy::{GaussianMechanism, Mechanism, os_rng};
 ///
 /// let mech = GaussianMechanism::calibrated(1.0, 1e-6, 1.0, 3)?;
 /// assert!(mech.epsilon(1e-6)? <= 1.0);
@@ -261,14 +253,8 @@ impl GaussianMechanism {
         positive("epsilon", epsilon)?;
         open_unit("delta", delta)?;
         let eps_at = |z: f64| gaussian_rdp_epsilon(z, delta).epsilon;
-        let mut hi = 1.0;
-        while eps_at(hi) > epsilon {
-            hi *= 2.0;
-            if !hi.is_finite() {
-                return Err(PrivacyError::invalid("epsilon", epsilon, "too small"));
-            }
-        }
-        let z = bisect_decreasing(eps_at, epsilon, 0.0, hi);
+        let z = solve_decreasing(eps_at, epsilon, 0.0, 1.0)
+            .ok_or_else(|| PrivacyError::invalid("epsilon", epsilon, "too small"))?;
         Self::with_noise_multiplier(z, l2_sensitivity, dimension)
     }
 
@@ -280,11 +266,6 @@ impl GaussianMechanism {
     /// The noise standard-deviation parameter in value units (for reporting).
     pub fn sigma(&self) -> f64 {
         self.sigma
-    }
-
-    /// The grid step g = 2^k of the outputs.
-    pub fn grid(&self) -> f64 {
-        pow2(self.grid_exp)
     }
 
     /// The zero-concentrated DP parameter ρ = 1/(2z²).
@@ -308,24 +289,25 @@ impl GaussianMechanism {
         let epsilon = self.epsilon(delta)?;
         Budget::new(epsilon, delta)
     }
-
-    /// Releases `values` (exactly `dimension` of them) with fresh noise from `rng`.
-    pub fn release<R: CryptoRng + ?Sized>(
-        &self,
-        values: &[f64],
-        rng: &mut R,
-    ) -> Result<Vec<f64>, PrivacyError> {
-        release_on_grid(values, self.dimension, self.grid_exp, || {
-            self.noise.sample(rng)
-        })
-    }
-
-    /// Releases every element of `tensor` (which must have `dimension` elements).
-    pub fn release_tensor<R: CryptoRng + ?Sized>(
-        &self,
-        tensor: &Tensor,
-        rng: &mut R,
-    ) -> Result<Tensor, PrivacyError> {
-        release_tensor_with(tensor, |v| self.release(v, rng))
-    }
 }
+
+/// Both mechanisms keep `dimension`, `grid_exp` and an exact `noise` sampler.
+macro_rules! impl_mechanism {
+    ($($name:ty),*) => {$(
+        impl Mechanism for $name {
+            fn dimension(&self) -> usize {
+                self.dimension
+            }
+
+            fn grid(&self) -> f64 {
+                pow2(self.grid_exp)
+            }
+
+            fn sample_noise(&self, rng: &mut dyn CryptoRng) -> BigInt {
+                self.noise.sample(rng)
+            }
+        }
+    )*};
+}
+
+impl_mechanism!(LaplaceMechanism, GaussianMechanism);

@@ -49,7 +49,7 @@ pub use composition::{
     MAX_OPTIMAL_K, advanced_composition, basic_composition, kov_delta, optimal_composition,
 };
 pub use error::PrivacyError;
-pub use mechanism::{GaussianMechanism, LaplaceMechanism, os_rng};
+pub use mechanism::{GaussianMechanism, LaplaceMechanism, Mechanism, os_rng};
 pub use normal::{log_erfc, log_normal_cdf, normal_cdf};
 pub use rdp::{
     MAX_ORDER, RdpAccountant, RdpEpsilon, default_orders, gaussian_rdp_epsilon, rdp_gaussian,

@@ -39,7 +39,7 @@ pub enum RowAlignment {
 /// Value bounds and sensitivities of a tensor derived from one dataset.
 ///
 /// ```
-/// use privgrid::privacy::Bounded;
+/// use privgrid::privacy::{Bounded, Mechanism};
 ///
 /// // 5 births (weight kg, height cm), every value published as within [0, 100].
 /// let data = Bounded::dataset(&[5, 2], 0.0, 100.0)?;
