@@ -122,3 +122,26 @@ fn filter_round_trips_through_json_and_restores_from_a_ledger() {
     let restored = PrivacyFilter::with_spent(f.cap(), f.spent());
     assert_eq!(restored, f);
 }
+
+proptest! {
+    #[test]
+    fn joint_spends_are_all_or_nothing(
+        caps in prop::collection::vec(0.1f64..3.0, 1..4),
+        spends in prop::collection::vec(0.0f64..1.0, 0..20),
+    ) {
+        let mut filters: Vec<PrivacyFilter> =
+            caps.iter().map(|&c| PrivacyFilter::new(Budget::pure(c).unwrap())).collect();
+        let min_cap = caps.iter().copied().fold(f64::INFINITY, f64::min);
+        let mut total = BigInt::from(0);
+        for e in spends {
+            let mut refs: Vec<&mut PrivacyFilter> = filters.iter_mut().collect();
+            if PrivacyFilter::try_spend_all(&mut refs, Budget::pure(e).unwrap()).is_ok() {
+                total += exact_units(e);
+            }
+            // every filter records the same spend, and the smallest cap is respected
+            let first = filters[0].spent();
+            prop_assert!(filters.iter().all(|f| f.spent() == first));
+            prop_assert!(total <= exact_units(min_cap));
+        }
+    }
+}

@@ -173,4 +173,29 @@ impl PrivacyFilter {
         self.spent = self.spent.compose(&cost);
         Ok(())
     }
+
+    /// Spends `cost` on every filter (for example a per-user and a per-dataset budget) or on
+    /// none: if any filter would refuse, its refusal is returned and nothing changes.
+    ///
+    /// ```
+    /// use privgrid::privacy::{Budget, PrivacyFilter};
+    ///
+    /// let mut user = PrivacyFilter::new(Budget::pure(1.0)?);
+    /// let mut dataset = PrivacyFilter::new(Budget::pure(0.5)?);
+    /// assert!(PrivacyFilter::try_spend_all(&mut [&mut user, &mut dataset], Budget::pure(0.6)?).is_err());
+    /// assert_eq!(user.spent(), Budget::ZERO);
+    /// # Ok::<(), privgrid::privacy::PrivacyError>(())
+    /// ```
+    pub fn try_spend_all(
+        filters: &mut [&mut PrivacyFilter],
+        cost: Budget,
+    ) -> Result<(), PrivacyError> {
+        for f in filters.iter() {
+            f.check(cost)?;
+        }
+        for f in filters.iter_mut() {
+            f.spent = f.spent.compose(&cost);
+        }
+        Ok(())
+    }
 }
