@@ -34,6 +34,10 @@ use rand_chacha::ChaCha20Rng;
 const GRID_BITS: i32 = 10;
 
 /// A ChaCha20 generator seeded from the operating system's CSPRNG: the default noise source.
+///
+/// # Panics
+/// If the operating system's random source fails: there is no safe fallback for DP noise,
+/// so this fails closed rather than release anything.
 pub fn os_rng() -> ChaCha20Rng {
     ChaCha20Rng::from_os_rng()
 }

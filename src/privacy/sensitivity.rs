@@ -14,6 +14,16 @@
 //! whose sensitivity cannot be bounded are refused with
 //! [`PrivacyError::UnboundedSensitivity`] saying why.
 //!
+//! Supported ops: [`column`](Bounded::column), [`rows_slice`](Bounded::rows_slice),
+//! [`sum`](Bounded::sum), [`sum_axis`](Bounded::sum_axis), [`mean`](Bounded::mean),
+//! [`mean_axis`](Bounded::mean_axis), [`count`](Bounded::count), scalar
+//! [`add`](Bounded::add_scalar)/[`sub`](Bounded::sub_scalar)/[`mul`](Bounded::mul_scalar)/
+//! [`div`](Bounded::div_scalar), [`neg`](Bounded::neg), [`relu`](Bounded::relu),
+//! [`abs`](Bounded::abs), [`clamp`](Bounded::clamp), and elementwise
+//! [`add`](Bounded::add)/[`sub`](Bounded::sub)/[`mul`](Bounded::mul) of two values derived
+//! from the same dataset (equal shapes or one scalar). Refused: division by a private value,
+//! matmul with a private value, exp, log, and anything else ([`Bounded::unsupported`]).
+//!
 //! Row alignment sharpens the bounds: while row i of a derived tensor depends only on dataset
 //! row `offset + i` ([`RowAlignment::Rows`]), a replaced row changes one row of it, so taking a
 //! column changes one element and summing over axis 0 changes the output by exactly one row's
