@@ -13,6 +13,8 @@
 //!   (Kairouz–Oh–Viswanath) composition;
 //! - `rdp`: Rényi DP curves (Gaussian, Laplace, Poisson-subsampled Gaussian) and the
 //!   [`RdpAccountant`];
+//! - `pld`: the [`PldAccountant`], privacy loss distributions with pessimistic
+//!   discretisation, composed by FFT;
 //! - `budget`: [`Budget`] and the [`PrivacyFilter`] that refuses spends past its cap;
 //! - `sensitivity`: [`Bounded`], which propagates value bounds and sensitivities through the
 //!   ops that derive an object from a published dataset;
@@ -36,6 +38,7 @@ mod error;
 mod exact;
 mod mechanism;
 mod normal;
+mod pld;
 mod rdp;
 mod report;
 mod sampling;
@@ -51,6 +54,7 @@ pub use composition::{
 pub use error::PrivacyError;
 pub use mechanism::{GaussianMechanism, LaplaceMechanism, Mechanism, os_rng};
 pub use normal::{log_erfc, log_normal_cdf, normal_cdf};
+pub use pld::PldAccountant;
 pub use rdp::{
     MAX_ORDER, RdpAccountant, RdpEpsilon, default_orders, gaussian_rdp_epsilon, rdp_gaussian,
     rdp_laplace, rdp_subsampled_gaussian, rdp_to_epsilon,
