@@ -5,7 +5,7 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use privgrid::privacy::{
     DiscreteGaussian, DiscreteLaplace, GaussianMechanism, LaplaceMechanism, Mechanism,
-    dp_sgd_epsilon,
+    PldAccountant, dp_sgd_epsilon,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
@@ -63,6 +63,14 @@ fn accountant(c: &mut Criterion) {
     g.sample_size(10).measurement_time(Duration::from_secs(2));
     g.bench_function("dp_sgd_epsilon_default_orders", |b| {
         b.iter(|| dp_sgd_epsilon(black_box(256.0 / 60000.0), 1.1, 14062, 1e-5).unwrap())
+    });
+    g.bench_function("pld_subsampled_gaussian_1000_steps_h1e-4", |b| {
+        b.iter(|| {
+            let mut acc = PldAccountant::new(1e-4).unwrap();
+            acc.compose_subsampled_gaussian(black_box(0.01), 1.0, 1000)
+                .unwrap();
+            acc.epsilon(1e-5).unwrap()
+        })
     });
     g.finish();
 }
