@@ -21,6 +21,7 @@
 use super::calibration::solve_decreasing;
 use super::error::{PrivacyError, open_unit, positive};
 use super::normal::normal_cdf;
+use super::rdp::log_add;
 use rustfft::FftPlanner;
 use rustfft::num_complex::Complex;
 
@@ -202,12 +203,6 @@ fn convolve(a: &[f64], b: &[f64]) -> Vec<f64> {
     inverse.process(&mut fa);
     let scale = 1.0 / size as f64;
     fa.iter().take(n).map(|c| c.re * scale).collect()
-}
-
-/// ln(e^a + e^b).
-fn log_add(a: f64, b: f64) -> f64 {
-    let (hi, lo) = if a > b { (a, b) } else { (b, a) };
-    hi + (lo - hi).exp().ln_1p()
 }
 
 /// Composes privacy loss distributions of Gaussian, Laplace and Poisson-subsampled Gaussian

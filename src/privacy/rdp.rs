@@ -43,7 +43,7 @@ pub fn rdp_laplace(alpha: f64, lambda: f64) -> f64 {
 }
 
 /// ln(e^a + e^b).
-fn log_add(a: f64, b: f64) -> f64 {
+pub(crate) fn log_add(a: f64, b: f64) -> f64 {
     let (hi, lo) = if a > b { (a, b) } else { (b, a) };
     if lo == f64::NEG_INFINITY {
         return hi;
