@@ -33,6 +33,40 @@ fn birth_records_closed_forms() {
 }
 
 #[test]
+fn repeated_rows_repeat_the_change() {
+    // row 1 picked three times: replacing it (0s → 1s) changes 3 rows of 2 values each by 1
+    let d = Bounded::dataset(&[4, 2], 0.0, 1.0).unwrap();
+    let picked = d.select_rows(&[1, 1, 0, 1]).unwrap();
+    let x = Tensor::zeros(&[4, 2]);
+    let mut y = x.clone();
+    y.array_mut()[[1, 0]] = 1.0;
+    y.array_mut()[[1, 1]] = 1.0;
+    let idx = [1, 1, 0, 1];
+    let diff = y
+        .select_rows(&idx)
+        .unwrap()
+        .sub(&x.select_rows(&idx).unwrap())
+        .unwrap();
+    let l1: f32 = diff.to_vec().iter().map(|v| v.abs()).sum();
+    let l2: f32 = diff.to_vec().iter().map(|v| v * v).sum::<f32>().sqrt();
+    assert!(
+        (picked.l1() - f64::from(l1)).abs() < 1e-9,
+        "{} vs {l1}",
+        picked.l1()
+    );
+    assert!(
+        (picked.l2() - f64::from(l2)).abs() < 1e-6,
+        "{} vs {l2}",
+        picked.l2()
+    );
+    // a reshape that keeps the row axis keeps the alignment; a transpose does not
+    assert_eq!(d.reshape(&[4, 2, 1]).unwrap().rows(), d.rows());
+    assert_eq!(d.transpose().unwrap().shape(), &[2, 4]);
+    assert!(d.reshape(&[3, 3]).is_err());
+    assert!(d.select_rows(&[4]).is_err());
+}
+
+#[test]
 fn unboundable_ops_are_refused_with_a_reason() {
     let d = Bounded::dataset(&[4, 3], -1.0, 1.0).unwrap();
     for result in [d.exp(), d.log(), d.div(&d), d.matmul(&d)] {
@@ -78,6 +112,9 @@ enum Op {
     AddSelf,
     MulSelf,
     AddDatasetMean,
+    SelectRows(Vec<usize>),
+    Transpose,
+    Flatten,
 }
 
 fn op_strategy() -> impl Strategy<Value = Op> {
@@ -98,6 +135,9 @@ fn op_strategy() -> impl Strategy<Value = Op> {
         Just(Op::AddSelf),
         Just(Op::MulSelf),
         Just(Op::AddDatasetMean),
+        prop::collection::vec(0usize..6, 0..8).prop_map(Op::SelectRows),
+        Just(Op::Transpose),
+        Just(Op::Flatten),
     ]
 }
 
@@ -135,6 +175,12 @@ fn apply(
         Op::AddDatasetMean => {
             let m = data_bounds.mean().ok()?;
             (b.add(&m).ok()?, x.add(&data_x.mean()).ok()?)
+        }
+        Op::SelectRows(ref idx) => (b.select_rows(idx).ok()?, x.select_rows(idx).ok()?),
+        Op::Transpose => (b.transpose().ok()?, x.transpose()),
+        Op::Flatten => {
+            let n = x.len();
+            (b.reshape(&[n]).ok()?, x.reshape(&[n]).ok()?)
         }
     })
 }

@@ -15,6 +15,8 @@
 //! [`PrivacyError::UnboundedSensitivity`] saying why.
 //!
 //! Supported ops: [`column`](Bounded::column), [`rows_slice`](Bounded::rows_slice),
+//! [`select_rows`](Bounded::select_rows), [`reshape`](Bounded::reshape),
+//! [`transpose`](Bounded::transpose),
 //! [`sum`](Bounded::sum), [`sum_axis`](Bounded::sum_axis), [`mean`](Bounded::mean),
 //! [`mean_axis`](Bounded::mean_axis), [`count`](Bounded::count), scalar
 //! [`add`](Bounded::add_scalar)/[`sub`](Bounded::sub_scalar)/[`mul`](Bounded::mul_scalar)/
@@ -285,6 +287,61 @@ impl Bounded {
             };
         }
         out.finish("rows")
+    }
+
+    /// Rows picked by index along axis 0 (repeats allowed). A row picked c times repeats
+    /// its change c times: L1 grows by c, L2 by √c, with c the largest multiplicity.
+    pub fn select_rows(&self, indices: &[usize]) -> Result<Self, PrivacyError> {
+        let n = self.require_axis("select_rows", 0)?;
+        if let Some(bad) = indices.iter().find(|&&i| i >= n) {
+            return Err(shape_err(
+                "select_rows",
+                format!("row {bad} out of range for shape {:?}", self.shape),
+            ));
+        }
+        let mut sorted = indices.to_vec();
+        sorted.sort_unstable();
+        let most = sorted
+            .chunk_by(|a, b| a == b)
+            .map(<[usize]>::len)
+            .max()
+            .unwrap_or(0);
+        let c = as_f64(most);
+        let mut out = self.clone();
+        if let Some(first) = out.shape.first_mut() {
+            *first = indices.len();
+        }
+        out.l1 = up(self.l1 * c);
+        out.l2 = up(self.l2 * up(c.sqrt()));
+        out.rows = RowAlignment::Mixed;
+        out.finish("select_rows")
+    }
+
+    /// The same elements in a new shape (row-major). Row alignment survives only when the
+    /// row axis is unchanged.
+    pub fn reshape(&self, shape: &[usize]) -> Result<Self, PrivacyError> {
+        if element_count("reshape", shape)? != self.len() {
+            return Err(shape_err(
+                "reshape",
+                format!("cannot reshape {:?} into {shape:?}", self.shape),
+            ));
+        }
+        let mut out = self.clone();
+        if shape.first() != self.shape.first() || shape.is_empty() {
+            out.rows = RowAlignment::Mixed;
+        }
+        out.shape = shape.to_vec();
+        out.finish("reshape")
+    }
+
+    /// Reverses the axes: the same elements, so the same sensitivities.
+    pub fn transpose(&self) -> Result<Self, PrivacyError> {
+        let mut out = self.clone();
+        out.shape.reverse();
+        if self.shape.len() > 1 {
+            out.rows = RowAlignment::Mixed;
+        }
+        out.finish("transpose")
     }
 
     /// The sum of all elements (a scalar).
