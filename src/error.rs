@@ -6,6 +6,7 @@
 
 use crate::node::auth::AuthError;
 use crate::node::store::StoreError;
+use crate::privacy::PrivacyError;
 use crate::tensor::ShapeError;
 
 /// Result alias used throughout privgrid.
@@ -47,6 +48,10 @@ pub enum Error {
     /// The remote side answered with a message that does not fit the request.
     #[error("unexpected response: {0}")]
     UnexpectedResponse(String),
+    /// A differential-privacy refusal: an exhausted budget, an unbounded sensitivity, a bad
+    /// privacy parameter.
+    #[error(transparent)]
+    Privacy(#[from] PrivacyError),
     /// An I/O error from the operating system.
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),

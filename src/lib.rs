@@ -22,6 +22,7 @@ pub mod grid;
 pub mod node;
 pub mod pointer;
 pub mod protocol;
+pub mod privacy;
 pub mod tensor;
 pub mod transport;
 
