@@ -129,9 +129,12 @@ impl Graph {
                 op: node.op.name(),
             };
             let args = self.checked_args(index, limits)?;
-            let arg_shapes: Vec<&[usize]> =
-                args.iter().map(|a| shapes[a.index()].as_slice()).collect();
-            let shape = shape::infer(&node.op, &arg_shapes)
+            // At most three arguments (arity was checked): no allocation needed.
+            let mut arg_shapes: [&[usize]; 3] = [&[]; 3];
+            for (slot, a) in arg_shapes.iter_mut().zip(args) {
+                *slot = shapes[a.index()].as_slice();
+            }
+            let shape = shape::infer(&node.op, &arg_shapes[..args.len().min(3)])
                 .map_err(|source| PlanError::Shape { at, source })?;
             if shape.len() > limits.max_dims
                 || element_count(&shape).is_none_or(|n| n > limits.max_elements)

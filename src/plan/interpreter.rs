@@ -6,7 +6,7 @@
 
 use super::backend::Backend;
 use super::error::{OpRef, PlanError};
-use super::graph::{Graph, PlanLimits, expect_count};
+use super::graph::{Graph, PlanLimits, ValueId, expect_count};
 
 impl Graph {
     /// Runs the graph on `backend` with the default [`PlanLimits`]. `inputs` and `parameters`
@@ -82,16 +82,26 @@ impl Graph {
                 index,
                 op: node.op.name(),
             };
-            let mut args: Vec<&B::Value> = Vec::with_capacity(node.args.len());
-            for a in &node.args {
-                let value = lookup(a.index(), leaves, inputs, parameters, &values)
-                    .ok_or(PlanError::DanglingReference { at, value: a.0 })?;
-                args.push(value);
+            // Every op takes one to three arguments (checked by shape inference): gather them
+            // into a small array instead of allocating.
+            let fetch = |a: &ValueId| {
+                lookup(a.index(), leaves, inputs, parameters, &values)
+                    .ok_or(PlanError::DanglingReference { at, value: a.0 })
+            };
+            let arity_error = PlanError::Arity {
+                at,
+                expected: node.op.arity(),
+                got: node.args.len(),
+            };
+            let first = fetch(node.args.first().ok_or(arity_error.clone())?)?;
+            let mut gathered: [&B::Value; 3] = [first; 3];
+            let args = gathered.get_mut(..node.args.len()).ok_or(arity_error)?;
+            for (slot, a) in args.iter_mut().zip(&node.args) {
+                *slot = fetch(a)?;
             }
             let result = backend
-                .eval(&node.op, &args)
+                .eval(&node.op, args)
                 .map_err(|source| PlanError::Backend { at, source })?;
-            drop(args);
             values.push(Some(result));
             for a in &node.args {
                 if let Some(k) = a.index().checked_sub(leaves)

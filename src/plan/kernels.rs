@@ -142,8 +142,8 @@ fn softmax_cross_entropy_grad(
         if let Some(v) = row.get_mut(c) {
             *v -= 1.0;
         }
-        row.mapv_inplace(|v| v * factor);
     }
+    p.array_mut().mapv_inplace(|v| v * factor);
     Ok(p)
 }
 
@@ -159,18 +159,32 @@ fn reduce_to(g: &Tensor, like: &[usize]) -> Result<Tensor, ShapeError> {
         )
     };
     let extra = g.ndim().checked_sub(like.len()).ok_or_else(err)?;
-    let mut acc: ArrayD<f32> = g.array().clone();
+    // Sum away the leading axes broadcasting added, then the stretched axes of length 1,
+    // reading `g` in place for the first reduction.
+    let mut acc: Option<ArrayD<f32>> = None;
+    let mut reduce = |axis: usize, keep: bool| {
+        let summed = match &acc {
+            Some(a) => a.sum_axis(Axis(axis)),
+            None => g.array().sum_axis(Axis(axis)),
+        };
+        acc = Some(if keep {
+            summed.insert_axis(Axis(axis))
+        } else {
+            summed
+        });
+    };
     for _ in 0..extra {
-        acc = acc.sum_axis(Axis(0));
+        reduce(0, false);
     }
     for (axis, &d) in like.iter().enumerate() {
-        let current = acc.shape().get(axis).copied().ok_or_else(err)?;
+        let current = g.shape().get(axis + extra).copied().ok_or_else(err)?;
         if d == 1 && current != 1 {
-            acc = acc.sum_axis(Axis(axis)).insert_axis(Axis(axis));
+            reduce(axis, true);
         } else if d != current {
             return Err(err());
         }
     }
+    let acc = acc.unwrap_or_else(|| g.array().clone());
     Ok(Tensor::from_array(acc))
 }
 
