@@ -26,6 +26,19 @@ fn mlp_trained_on_digits_reaches_93_percent_test_accuracy() {
     .unwrap();
     let trained = model.with_parameters(fitted.parameters).unwrap();
     let accuracy = train::accuracy(&trained, &test_set.features, &test_set.labels).unwrap();
+    let eval = train::evaluate(
+        &trained,
+        Loss::SoftmaxCrossEntropy,
+        &test_set.features,
+        &test_set.labels,
+    )
+    .unwrap();
+    assert_eq!(eval.accuracy, Some(accuracy));
+    assert!(
+        eval.loss.is_finite() && eval.loss < 0.5,
+        "test loss {}",
+        eval.loss
+    );
     println!(
         "test accuracy {before:.3} -> {accuracy:.3}, final mean loss {}",
         fitted.mean_loss

@@ -13,6 +13,7 @@ const SMALL: PlanLimits = PlanLimits {
     max_values: 16,
     max_elements: 1 << 12,
     max_dims: 4,
+    max_work: 1 << 20,
 };
 
 fn random_op(k: u8, attr: usize) -> Op {
@@ -280,6 +281,24 @@ fn shape_inference_rejects_before_running() {
         "{err}"
     );
     assert!(g.infer_shapes(&[&[65]], &limits).is_ok());
+    // A chain of matmuls each within the size limit but over the work limit together.
+    let square = |k: u32| node(Op::MatMul, &[k, k]);
+    let g = graph(
+        vec![
+            node(Op::Reshape(vec![64, 64]), &[0]),
+            square(2),
+            square(3),
+            square(4),
+            square(5),
+        ],
+        vec![6],
+    );
+    let err = g.infer_shapes(&[&[4096]], &SMALL).unwrap_err();
+    // Each 64x64 matmul is 2^18 operations; the fourth one crosses 2^20.
+    assert!(
+        matches!(err, PlanError::TooExpensive { at: a, .. } if a == at(4, "matmul")),
+        "{err}"
+    );
     // Oversized inputs are rejected up front.
     assert!(matches!(
         g.infer_shapes(&[&[1 << 13]], &SMALL),

@@ -89,6 +89,7 @@ pub fn append_backward(
         max_values: usize::MAX,
         max_elements: usize::MAX,
         max_dims: usize::MAX,
+        max_work: u64::MAX,
     })?;
     let total = graph.value_count();
     if let Some(bad) = wrt.iter().chain([&loss]).find(|v| v.index() >= total) {

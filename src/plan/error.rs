@@ -118,6 +118,16 @@ pub enum PlanError {
         /// The element limit.
         max: usize,
     },
+    /// Running the plan up to this node would exceed the work limit.
+    #[error("{at} brings the plan's work to {work} element operations, over the limit of {max}")]
+    TooExpensive {
+        /// The node.
+        at: OpRef,
+        /// The work up to and including this node.
+        work: u64,
+        /// The limit.
+        max: u64,
+    },
     /// The wrong number of inputs or parameters was given to a run.
     #[error("the plan takes {expected} {what}, got {got}")]
     Count {

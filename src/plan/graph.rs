@@ -54,17 +54,21 @@ pub struct PlanLimits {
     pub max_elements: usize,
     /// The largest number of axes of any value or shape attribute.
     pub max_dims: usize,
+    /// The largest total work of a run, in element operations (a matmul `[m, k] x [k, n]`
+    /// counts `m * k * n`, any other op the elements it reads plus those it writes).
+    pub max_work: u64,
 }
 
 impl Default for PlanLimits {
     /// 100k ops, 10k inputs/parameters/outputs, 2^26 elements (256 MiB of f32) per value,
-    /// 8 axes.
+    /// 8 axes, 2^36 element operations per run (about a minute of one core).
     fn default() -> Self {
         Self {
             max_ops: 100_000,
             max_values: 10_000,
             max_elements: 1 << 26,
             max_dims: 8,
+            max_work: 1 << 36,
         }
     }
 }
@@ -123,6 +127,7 @@ impl Graph {
             shapes.push(input.to_vec());
         }
         shapes.extend(self.parameters.iter().map(|p| p.shape.clone()));
+        let mut work: u64 = 0;
         for (index, node) in self.nodes.iter().enumerate() {
             let at = OpRef {
                 index,
@@ -134,8 +139,17 @@ impl Graph {
             for (slot, a) in arg_shapes.iter_mut().zip(args) {
                 *slot = shapes[a.index()].as_slice();
             }
-            let shape = shape::infer(&node.op, &arg_shapes[..args.len().min(3)])
+            let arg_shapes = &arg_shapes[..args.len().min(3)];
+            let shape = shape::infer(&node.op, arg_shapes)
                 .map_err(|source| PlanError::Shape { at, source })?;
+            work = work.saturating_add(node_work(&node.op, arg_shapes, &shape));
+            if work > limits.max_work {
+                return Err(PlanError::TooExpensive {
+                    at,
+                    work,
+                    max: limits.max_work,
+                });
+            }
             if shape.len() > limits.max_dims
                 || element_count(&shape).is_none_or(|n| n > limits.max_elements)
             {
@@ -280,6 +294,20 @@ pub(crate) fn check_leaf_shape(
         });
     }
     Ok(())
+}
+
+/// The work of one node (see [`PlanLimits::max_work`]).
+fn node_work(op: &Op, args: &[&[usize]], out: &[usize]) -> u64 {
+    let count = |s: &[usize]| element_count(s).map_or(u64::MAX, |n| n as u64);
+    match (op, args) {
+        (Op::MatMul, [[m, k], [_, n]]) => (*m as u64)
+            .saturating_mul(*k as u64)
+            .saturating_mul(*n as u64),
+        _ => args
+            .iter()
+            .map(|a| count(a))
+            .fold(count(out), u64::saturating_add),
+    }
 }
 
 fn check_attributes(op: &Op, at: OpRef, limits: &PlanLimits) -> Result<(), PlanError> {

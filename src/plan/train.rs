@@ -399,19 +399,28 @@ fn shape_invalid(e: crate::tensor::ShapeError) -> PlanError {
     PlanError::Invalid(e.to_string())
 }
 
-/// The predicted class of each row: the argmax over axis 1 of the model's first output.
-pub fn predict(model: &Plan, x: &Tensor) -> Result<Tensor, PlanError> {
-    let logits = model
+/// The model's first output on `x` (the logits or predictions).
+fn first_output(model: &Plan, x: &Tensor) -> Result<Tensor, PlanError> {
+    model
         .run(&[x])?
         .into_iter()
         .next()
-        .ok_or_else(|| PlanError::Invalid("the model has no output".into()))?;
-    logits.argmax(1).map_err(shape_invalid)
+        .ok_or_else(|| PlanError::Invalid("the model has no output".into()))
+}
+
+/// The predicted class of each row: the argmax over axis 1 of the model's first output.
+pub fn predict(model: &Plan, x: &Tensor) -> Result<Tensor, PlanError> {
+    first_output(model, x)?.argmax(1).map_err(shape_invalid)
 }
 
 /// The fraction of rows whose predicted class equals `labels` (class indices as f32).
 pub fn accuracy(model: &Plan, x: &Tensor, labels: &Tensor) -> Result<f32, PlanError> {
-    let predicted = predict(model, x)?;
+    let logits = first_output(model, x)?;
+    accuracy_of(&logits, labels)
+}
+
+fn accuracy_of(logits: &Tensor, labels: &Tensor) -> Result<f32, PlanError> {
+    let predicted = logits.argmax(1).map_err(shape_invalid)?;
     if predicted.shape() != labels.shape() {
         return Err(PlanError::Invalid(format!(
             "{} predictions for labels of shape {:?}",
@@ -426,6 +435,31 @@ pub fn accuracy(model: &Plan, x: &Tensor, labels: &Tensor) -> Result<f32, PlanEr
         .filter(|(p, l)| p == l)
         .count();
     Ok(hits as f32 / predicted.len().max(1) as f32)
+}
+
+/// A model's loss and, for classification, accuracy on a labelled set.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Evaluation {
+    /// The mean loss over all rows.
+    pub loss: f32,
+    /// The fraction of rows classified correctly ([`Loss::SoftmaxCrossEntropy`] only).
+    pub accuracy: Option<f32>,
+}
+
+/// Evaluates `model` on `x` against `y` with one forward pass.
+pub fn evaluate(model: &Plan, loss: Loss, x: &Tensor, y: &Tensor) -> Result<Evaluation, PlanError> {
+    let output = first_output(model, x)?;
+    let value = super::kernels::eval(&loss.op(), &[&output, y])
+        .and_then(|l| Ok(l.item()?))
+        .map_err(|e| PlanError::Invalid(format!("cannot compute the loss: {e}")))?;
+    let accuracy = match loss {
+        Loss::SoftmaxCrossEntropy => Some(accuracy_of(&output, y)?),
+        Loss::Mse => None,
+    };
+    Ok(Evaluation {
+        loss: value,
+        accuracy,
+    })
 }
 
 #[cfg(test)]
