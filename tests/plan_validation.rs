@@ -181,47 +181,48 @@ fn at(index: usize, op: &'static str) -> OpRef {
 #[test]
 fn each_structural_fault_names_the_op() {
     let limits = PlanLimits::default();
-    let g = graph(vec![node(Op::MatMul, &[0])], vec![2]);
-    assert_eq!(
-        g.validate(&limits),
-        Err(PlanError::Arity {
-            at: at(0, "matmul"),
-            expected: 2,
-            got: 1
-        })
-    );
-    let g = graph(vec![node(Op::Relu, &[0]), node(Op::Add, &[2, 9])], vec![3]);
-    assert_eq!(
-        g.validate(&limits),
-        Err(PlanError::DanglingReference {
-            at: at(1, "add"),
-            value: 9
-        })
-    );
-    let g = graph(vec![node(Op::Relu, &[3]), node(Op::Neg, &[0])], vec![3]);
-    assert_eq!(
-        g.validate(&limits),
-        Err(PlanError::ForwardReference {
-            at: at(0, "relu"),
-            value: 3
-        })
-    );
-    let g = graph(vec![node(Op::Relu, &[2])], vec![2]);
-    assert_eq!(
-        g.validate(&limits),
-        Err(PlanError::ForwardReference {
-            at: at(0, "relu"),
-            value: 2
-        })
-    );
-    let g = graph(vec![node(Op::Relu, &[0])], vec![7]);
-    assert_eq!(
-        g.validate(&limits),
-        Err(PlanError::DanglingOutput {
-            output: 0,
-            value: 7
-        })
-    );
+    let cases = [
+        (
+            graph(vec![node(Op::MatMul, &[0])], vec![2]),
+            PlanError::Arity {
+                at: at(0, "matmul"),
+                expected: 2,
+                got: 1,
+            },
+        ),
+        (
+            graph(vec![node(Op::Relu, &[0]), node(Op::Add, &[2, 9])], vec![3]),
+            PlanError::DanglingReference {
+                at: at(1, "add"),
+                value: 9,
+            },
+        ),
+        (
+            graph(vec![node(Op::Relu, &[3]), node(Op::Neg, &[0])], vec![3]),
+            PlanError::ForwardReference {
+                at: at(0, "relu"),
+                value: 3,
+            },
+        ),
+        (
+            // A node using its own result.
+            graph(vec![node(Op::Relu, &[2])], vec![2]),
+            PlanError::ForwardReference {
+                at: at(0, "relu"),
+                value: 2,
+            },
+        ),
+        (
+            graph(vec![node(Op::Relu, &[0])], vec![7]),
+            PlanError::DanglingOutput {
+                output: 0,
+                value: 7,
+            },
+        ),
+    ];
+    for (g, expected) in cases {
+        assert_eq!(g.validate(&limits), Err(expected));
+    }
     let g = graph(vec![node(Op::OneHot(usize::MAX), &[0])], vec![2]);
     assert!(
         matches!(g.validate(&limits), Err(PlanError::BadAttribute { at: a, .. }) if a == at(0, "one_hot"))

@@ -155,6 +155,21 @@ impl Plan {
     /// Builds a plan by running `f` over symbolic inputs named `inputs`; `f` returns the
     /// outputs. Parameters are declared inside `f` with [`Builder::parameter`]. The result is
     /// validated (structure and names; shapes are checked when it runs).
+    ///
+    /// ```
+    /// use privgrid::plan::Plan;
+    /// use privgrid::Tensor;
+    ///
+    /// // A logistic-regression loss: inputs x [n, 2] and y [n, 1].
+    /// let plan = Plan::trace(&["x", "y"], |b, v| {
+    ///     let w = b.parameter("w", Tensor::zeros(&[2, 1]));
+    ///     let p = v[0].matmul(w).sigmoid();
+    ///     Ok(vec![p.mse(v[1])])
+    /// })?;
+    /// assert_eq!(plan.graph().nodes.len(), 3);
+    /// assert!(plan.to_string().contains("%1 = sigmoid(%0)"));
+    /// # Ok::<(), privgrid::Error>(())
+    /// ```
     pub fn trace<F>(inputs: &[&str], f: F) -> crate::Result<Plan>
     where
         F: for<'b> FnOnce(&'b Builder, &[Var<'b>]) -> crate::Result<Vec<Var<'b>>>,

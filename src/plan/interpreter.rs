@@ -11,6 +11,19 @@ use super::graph::{Graph, PlanLimits, ValueId, expect_count};
 impl Graph {
     /// Runs the graph on `backend` with the default [`PlanLimits`]. `inputs` and `parameters`
     /// are backend values in declaration order; the result holds one value per output.
+    ///
+    /// ```
+    /// use privgrid::plan::{Plan, TensorBackend};
+    /// use privgrid::Tensor;
+    ///
+    /// let plan = Plan::linear(Tensor::ones(&[2, 1]), Tensor::zeros(&[1]));
+    /// // Other parameters, e.g. an average from federated learning, without touching the plan.
+    /// let other = [Tensor::full(&[2, 1], 2.0), Tensor::full(&[1], 0.5)];
+    /// let x = Tensor::ones(&[1, 2]);
+    /// let y = plan.graph().run(&mut TensorBackend, &[&x], &[&other[0], &other[1]])?;
+    /// assert_eq!(y[0].to_vec(), vec![4.5]);
+    /// # Ok::<(), privgrid::Error>(())
+    /// ```
     pub fn run<B: Backend>(
         &self,
         backend: &mut B,

@@ -56,6 +56,21 @@ use crate::tensor::wire::{self, WireLimits};
 use serde::{Deserialize, Serialize};
 
 /// A computation graph with its named parameters.
+///
+/// ```
+/// use privgrid::plan::{Plan, PlanLimits};
+/// use privgrid::Tensor;
+///
+/// let plan = Plan::linear(Tensor::ones(&[3, 2]), Tensor::zeros(&[2]));
+/// // Ship it: decoding validates against limits chosen by the receiver.
+/// let received = Plan::from_bytes(&plan.to_bytes(), &PlanLimits::default())?;
+/// // Shapes are checked before anything runs.
+/// assert_eq!(received.output_shapes(&[&[5, 3]], &PlanLimits::default())?, vec![vec![5, 2]]);
+/// assert!(received.output_shapes(&[&[5, 4]], &PlanLimits::default()).is_err());
+/// let y = received.run(&[&Tensor::ones(&[1, 3])])?;
+/// assert_eq!(y[0].to_vec(), vec![3.0, 3.0]);
+/// # Ok::<(), privgrid::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     graph: Graph,

@@ -148,6 +148,25 @@ fn append_inputs(graph: &Graph, names: &[String]) -> Result<Graph, PlanError> {
 /// with [`TrainingStep::new`]) followed, with momentum, by one `velocity.<name>` input per
 /// parameter. Its parameters are the model's. Its outputs are the new parameters, then (with
 /// momentum) the new velocities, then the loss.
+///
+/// ```
+/// use privgrid::plan::{Mlp, train::{Loss, Sgd, SgdState, TrainingStep}};
+/// use privgrid::Tensor;
+///
+/// let model = Mlp::seeded(&[3, 4, 2], 0);
+/// let step = TrainingStep::new(&model, Loss::SoftmaxCrossEntropy, &Sgd::new(0.5))?;
+/// let x = Tensor::from_shape_vec(&[2, 3], vec![1., 0., 0., 0., 1., 1.])?;
+/// let y = Tensor::from_vec(vec![0., 1.]);
+/// let mut params = model.parameters().clone();
+/// let mut state = SgdState::default();
+/// let first = step.apply(&mut params, &mut state, &[&x, &y])?;
+/// for _ in 0..20 {
+///     step.apply(&mut params, &mut state, &[&x, &y])?;
+/// }
+/// let last = step.apply(&mut params, &mut state, &[&x, &y])?;
+/// assert!(last < first);
+/// # Ok::<(), privgrid::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainingStep {
     graph: Graph,
@@ -550,38 +569,24 @@ mod tests {
         let model = Mlp::seeded(&[2, 2], 0);
         assert!(TrainingStep::new(&model, Loss::Mse, &Sgd::new(0.1).with_momentum(1.0)).is_err());
         let x = Tensor::zeros(&[3, 2]);
-        let y = Tensor::zeros(&[2]);
-        let schedule = Schedule {
-            epochs: 1,
-            batch_size: 2,
-            seed: 0,
-        };
-        assert!(
+        let fit_with = |batch_size: usize, rows_of_y: usize| {
+            let schedule = Schedule {
+                epochs: 1,
+                batch_size,
+                seed: 0,
+            };
+            let y = Tensor::zeros(&[rows_of_y]);
             fit(
                 &model,
                 Loss::SoftmaxCrossEntropy,
                 &Sgd::new(0.1),
                 &schedule,
                 &x,
-                &y
+                &y,
             )
-            .is_err()
-        );
-        let schedule = Schedule {
-            batch_size: 0,
-            ..schedule
         };
-        let y = Tensor::zeros(&[3]);
-        assert!(
-            fit(
-                &model,
-                Loss::SoftmaxCrossEntropy,
-                &Sgd::new(0.1),
-                &schedule,
-                &x,
-                &y
-            )
-            .is_err()
-        );
+        assert!(fit_with(2, 3).is_ok());
+        assert!(fit_with(2, 2).is_err(), "rows of x and y differ");
+        assert!(fit_with(0, 3).is_err(), "empty batches");
     }
 }
