@@ -119,12 +119,12 @@ impl Builder {
             return Err(e);
         }
         let n_inputs = state.inputs.len() as u32;
-        let leaves = n_inputs + state.parameters.len() as u32;
+        let leaves = n_inputs.saturating_add(state.parameters.len() as u32);
         let id = |slot: Slot| {
             ValueId(match slot {
                 Slot::Input(i) => i,
-                Slot::Param(j) => n_inputs + j,
-                Slot::Node(k) => leaves + k,
+                Slot::Param(j) => n_inputs.saturating_add(j),
+                Slot::Node(k) => leaves.saturating_add(k),
             })
         };
         let graph = Graph {
