@@ -27,7 +27,21 @@ pub const DIGITS_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/digits.
 /// The number of digit classes.
 pub const DIGITS_CLASSES: usize = 10;
 
-/// Feature rows with one class label each.
+/// The largest number of classes a [`Dataset`] may have.
+pub const MAX_CLASSES: usize = 1 << 16;
+
+/// The class index of `label`: a whole number in `0..MAX_CLASSES`.
+fn class_index(label: f32) -> Result<usize> {
+    if label >= 0.0 && label.fract() == 0.0 && label < MAX_CLASSES as f32 {
+        Ok(label as usize)
+    } else {
+        Err(Error::InvalidInput(format!(
+            "label {label} is not a class index in 0..{MAX_CLASSES}"
+        )))
+    }
+}
+
+/// Feature rows with one class label each (class indices in `0..MAX_CLASSES`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
     /// `[n, features]` values.
@@ -61,7 +75,7 @@ pub fn digits(path: impl AsRef<std::path::Path>) -> Result<Dataset> {
 }
 
 impl Dataset {
-    /// A data set from features `[n, f]` and labels `[n]` (whole numbers, checked).
+    /// A data set from features `[n, f]` and labels `[n]` (class indices, checked).
     pub fn new(features: Tensor, labels: Tensor) -> Result<Self> {
         if features.ndim() != 2 || labels.ndim() != 1 || features.shape()[0] != labels.len() {
             return Err(Error::InvalidInput(format!(
@@ -70,14 +84,8 @@ impl Dataset {
                 labels.shape()
             )));
         }
-        if labels
-            .array()
-            .iter()
-            .any(|l| !(*l >= 0.0 && l.fract() == 0.0))
-        {
-            return Err(Error::InvalidInput(
-                "labels must be whole non-negative numbers".into(),
-            ));
+        for &label in labels.array() {
+            class_index(label)?;
         }
         Ok(Self { features, labels })
     }
@@ -101,19 +109,21 @@ impl Dataset {
     }
 
     /// Row indices grouped by class, each group shuffled with `rng`.
-    fn indices_by_class(&self, rng: &mut ChaCha8Rng) -> Vec<Vec<usize>> {
+    fn indices_by_class(&self, rng: &mut ChaCha8Rng) -> Result<Vec<Vec<usize>>> {
         let mut groups: Vec<Vec<usize>> = Vec::new();
         for (row, &label) in self.labels.array().iter().enumerate() {
-            let class = label as usize;
+            let class = class_index(label)?;
             if groups.len() <= class {
                 groups.resize(class + 1, Vec::new());
             }
-            groups[class].push(row);
+            if let Some(group) = groups.get_mut(class) {
+                group.push(row);
+            }
         }
         for g in &mut groups {
             g.shuffle(rng);
         }
-        groups
+        Ok(groups)
     }
 
     /// A deterministic stratified split: about `test_fraction` of each class goes to the test
@@ -126,7 +136,7 @@ impl Dataset {
         }
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let (mut train, mut test) = (Vec::new(), Vec::new());
-        for group in self.indices_by_class(&mut rng) {
+        for group in self.indices_by_class(&mut rng)? {
             let n_test = ((group.len() as f64) * test_fraction).round() as usize;
             let (t, r) = group.split_at(n_test.min(group.len()));
             test.extend_from_slice(t);
@@ -137,11 +147,20 @@ impl Dataset {
         Ok((self.select(&train)?, self.select(&test)?))
     }
 
-    /// Splits the rows across `nodes` parts of (almost) equal size after a seeded shuffle.
-    pub fn split_iid(&self, nodes: usize, seed: u64) -> Result<Vec<Dataset>> {
-        if nodes == 0 {
-            return Err(Error::InvalidInput("need at least one node".into()));
+    fn check_node_count(&self, nodes: usize) -> Result<()> {
+        if nodes == 0 || nodes > self.len() {
+            return Err(Error::InvalidInput(format!(
+                "cannot split {} rows across {nodes} nodes",
+                self.len()
+            )));
         }
+        Ok(())
+    }
+
+    /// Splits the rows across `nodes` parts of (almost) equal size after a seeded shuffle
+    /// (`nodes` must be in `1..=len`).
+    pub fn split_iid(&self, nodes: usize, seed: u64) -> Result<Vec<Dataset>> {
+        self.check_node_count(nodes)?;
         let mut order: Vec<usize> = (0..self.len()).collect();
         order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
         (0..nodes)
@@ -154,17 +173,19 @@ impl Dataset {
 
     /// A non-IID split: node `k` holds only the classes `(k * labels_per_node + j) % classes`
     /// for `j` in `0..labels_per_node`; each class's rows are shared evenly among the nodes
-    /// holding it. Needs `nodes * labels_per_node >= classes` so that every row is used.
+    /// holding it. Needs `nodes` in `1..=len` and `nodes * labels_per_node >= classes` so that
+    /// every row is used.
     pub fn split_by_labels(
         &self,
         nodes: usize,
         labels_per_node: usize,
         seed: u64,
     ) -> Result<Vec<Dataset>> {
+        self.check_node_count(nodes)?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let groups = self.indices_by_class(&mut rng);
+        let groups = self.indices_by_class(&mut rng)?;
         let classes = groups.len();
-        if nodes == 0 || labels_per_node == 0 || labels_per_node > classes {
+        if labels_per_node == 0 || labels_per_node > classes {
             return Err(Error::InvalidInput(format!(
                 "cannot give {labels_per_node} of {classes} labels to each of {nodes} nodes"
             )));
@@ -256,5 +277,11 @@ mod tests {
         }
         assert!(d.split_by_labels(3, 2, 0).is_err());
         assert!(d.split_iid(0, 0).is_err());
+        let huge = Dataset {
+            features: Tensor::zeros(&[1, 1]),
+            labels: Tensor::from_vec(vec![1e30]),
+        };
+        assert!(huge.stratified_split(0.5, 0).is_err());
+        assert!(Dataset::new(huge.features.clone(), huge.labels.clone()).is_err());
     }
 }
