@@ -369,3 +369,16 @@ fn value_errors_at_run_time_name_the_op() {
         "{err}"
     );
 }
+
+#[test]
+fn repeated_outputs_are_each_returned() {
+    let plan = Plan::trace(&["x"], |_, x| {
+        let y = x[0] * 2.0;
+        Ok(vec![y, x[0], y, y])
+    })
+    .unwrap();
+    let x = Tensor::from_vec(vec![1.0, 3.0]);
+    let out = plan.run(&[&x]).unwrap();
+    let doubled = Tensor::from_vec(vec![2.0, 6.0]);
+    assert_eq!(out, vec![doubled.clone(), x, doubled.clone(), doubled]);
+}

@@ -136,9 +136,18 @@ impl Graph {
         mut values: Vec<Option<V>>,
     ) -> Result<Vec<V>, PlanError> {
         let leaves = self.leaf_count();
+        // Whether the same value is returned again at a later position (then clone it here
+        // and move it there), found in one backward pass.
+        let mut seen = std::collections::HashSet::with_capacity(self.outputs.len());
+        let mut repeated_later: Vec<bool> = self
+            .outputs
+            .iter()
+            .rev()
+            .map(|o| !seen.insert(*o))
+            .collect();
+        repeated_later.reverse();
         let mut out = Vec::with_capacity(self.outputs.len());
-        for (position, o) in self.outputs.iter().enumerate() {
-            let repeated_later = self.outputs[position + 1..].contains(o);
+        for ((position, o), repeated_later) in self.outputs.iter().enumerate().zip(repeated_later) {
             let value = match o.index().checked_sub(leaves) {
                 Some(k) if !repeated_later => values.get_mut(k).and_then(Option::take),
                 _ => lookup(o.index(), leaves, inputs, parameters, &values).cloned(),
