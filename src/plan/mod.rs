@@ -57,6 +57,11 @@ use serde::{Deserialize, Serialize};
 
 /// A computation graph with its named parameters.
 ///
+/// A plan decoded with serde as part of a larger message (rather than with
+/// [`Plan::from_bytes`]) has not been validated yet: call [`Plan::validate`] before storing it.
+/// Every run infers and checks shapes against [`PlanLimits`] before evaluating anything, so
+/// even an unvalidated plan cannot make a run panic or allocate past the limits.
+///
 /// ```
 /// use privgrid::plan::{Plan, PlanLimits};
 /// use privgrid::Tensor;
