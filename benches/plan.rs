@@ -5,12 +5,14 @@
 //! Besides criterion's figures (each function measured on its own), the bench prints the ratio
 //! of medians measured in alternating rounds, which load from other processes skews less.
 //!
+//! A second group times FedAvg over `Parameters` (10 updates of 1M f32).
+//!
 //! Run: `cargo bench --bench plan`
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use privgrid::Tensor;
 use privgrid::plan::train::{Loss, Sgd, TrainingStep};
-use privgrid::plan::{Mlp, TensorBackend};
+use privgrid::plan::{Mlp, Parameters, TensorBackend};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -170,12 +172,41 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
+/// FedAvg of 10 updates of a 1M-parameter model: the cache-blocked
+/// `Parameters::weighted_average` against accumulating one update at a time with
+/// `scaled_add` (one full pass over the accumulator per update).
+fn fedavg(c: &mut Criterion) {
+    let updates: Vec<Parameters> = (0..10)
+        .map(|k| {
+            let values = (0..1 << 20).map(|i| ((i + k) % 97) as f32).collect();
+            Parameters::from_pairs([("w", Tensor::from_shape_vec(&[1 << 20], values).unwrap())])
+                .unwrap()
+        })
+        .collect();
+    let items: Vec<(&Parameters, f32)> = updates.iter().map(|p| (p, 1.0)).collect();
+    let mut g = c.benchmark_group("fedavg_10_updates_x_1m_f32");
+    g.sample_size(10);
+    g.bench_function("scaled_add_per_update", |b| {
+        b.iter(|| {
+            let mut acc = updates[0].zeros_like();
+            for p in &updates {
+                acc.scaled_add(0.1, p).unwrap();
+            }
+            acc
+        })
+    });
+    g.bench_function("weighted_average_blocked", |b| {
+        b.iter(|| Parameters::weighted_average(black_box(&items)).unwrap())
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .sample_size(30)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    targets = bench
+    targets = bench, fedavg
 }
 criterion_main!(benches);

@@ -21,6 +21,7 @@ use crate::Tensor;
 use serde::de::Deserializer;
 use serde::ser::{SerializeSeq, Serializer};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 /// Named tensors in a fixed order.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -188,12 +189,53 @@ impl Parameters {
                 "averaging weights must be finite, non-negative and not all zero".into(),
             ));
         }
-        let mut acc = first.zeros_like();
-        for (p, w) in items {
-            acc.scaled_add(w / total, p)?;
+        for (p, _) in items {
+            first.check_same_layout(p)?;
         }
-        Ok(acc)
+        let weights: Vec<f32> = items.iter().map(|(_, w)| w / total).collect();
+        let tensors = (0..first.len())
+            .map(|i| {
+                let sources: Vec<Cow<'_, [f32]>> = items
+                    .iter()
+                    .map(|(p, _)| contiguous(&p.tensors[i]))
+                    .collect();
+                let shape = first.tensors[i].shape();
+                Tensor::from_shape_vec(shape, blocked_weighted_sum(&sources, &weights))
+                    .map_err(|e| PlanError::Invalid(e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Parameters {
+            names: first.names.clone(),
+            tensors,
+        })
     }
+}
+
+/// The elements of `t` in row-major order, borrowed when already contiguous.
+fn contiguous(t: &Tensor) -> Cow<'_, [f32]> {
+    match t.array().as_slice() {
+        Some(s) => Cow::Borrowed(s),
+        None => Cow::Owned(t.to_vec()),
+    }
+}
+
+/// `sum_i weights[i] * sources[i]` for equal-length sources, one cache-sized block at a time so
+/// that the accumulator stays in cache while every source streams through once.
+fn blocked_weighted_sum(sources: &[Cow<'_, [f32]>], weights: &[f32]) -> Vec<f32> {
+    const BLOCK: usize = 8 * 1024;
+    let len = sources.first().map_or(0, |s| s.len());
+    let mut acc = vec![0.0f32; len];
+    for (start, block) in acc.chunks_mut(BLOCK).enumerate() {
+        let offset = start * BLOCK;
+        for (source, &w) in sources.iter().zip(weights) {
+            if let Some(src) = source.get(offset..offset + block.len()) {
+                for (a, &x) in block.iter_mut().zip(src) {
+                    *a += w * x;
+                }
+            }
+        }
+    }
+    acc
 }
 
 impl Serialize for Parameters {
@@ -247,6 +289,40 @@ mod tests {
         let avg = Parameters::weighted_average(&[(&a, 3.0), (&b, 1.0)]).unwrap();
         assert_eq!(avg.get("w").unwrap().to_vec(), vec![1.5, 3.0]);
         assert_eq!(avg.get("b").unwrap().to_vec(), vec![1.0]);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+        #[test]
+        fn weighted_average_matches_per_element_f64_reference(
+            len in 0usize..20_000,
+            weights in proptest::collection::vec(0.0f32..10.0, 1..5),
+        ) {
+            proptest::prop_assume!(weights.iter().sum::<f32>() > 0.0);
+            let sets: Vec<Parameters> = (0..weights.len())
+                .map(|k| {
+                    let v = (0..len).map(|i| ((i * 31 + k * 7) % 19) as f32 - 9.0).collect();
+                    params(&[("a", v), ("b", vec![k as f32; 3])])
+                })
+                .collect();
+            let items: Vec<(&Parameters, f32)> = sets.iter().zip(weights.iter().copied()).collect();
+            let avg = Parameters::weighted_average(&items).unwrap();
+            let total: f64 = weights.iter().map(|&w| f64::from(w)).sum();
+            for name in ["a", "b"] {
+                let got = avg.get(name).unwrap().to_vec();
+                let inputs: Vec<Vec<f32>> =
+                    sets.iter().map(|p| p.get(name).unwrap().to_vec()).collect();
+                for (i, g) in got.iter().enumerate() {
+                    let want: f64 = inputs
+                        .iter()
+                        .zip(&weights)
+                        .map(|(v, &w)| f64::from(w) * f64::from(v[i]))
+                        .sum::<f64>()
+                        / total;
+                    proptest::prop_assert!((f64::from(*g) - want).abs() < 1e-4, "{name}[{i}]");
+                }
+            }
+        }
     }
 
     #[test]
