@@ -17,6 +17,11 @@
 //! [`PlanError::Backend`](super::PlanError::Backend) naming the node. Because [`Op`] is
 //! `#[non_exhaustive]`, a backend's `match` needs a final `_ =>` arm that refuses.
 //!
+//! A backend that needs preprocessing (e.g. Beaver triples sized for every matmul) can plan
+//! it before running: [`Graph::infer_shapes`](super::Graph::infer_shapes) gives the shape of
+//! every value for the actual input shapes, and [`Graph::nodes`](super::Graph::nodes) the ops
+//! in evaluation order.
+//!
 //! Inputs and parameters enter as backend values: the caller converts or shares them however
 //! the backend needs before calling [`Graph::run`](super::Graph::run); the interpreter never
 //! sees plaintext unless the backend's values are plaintext.

@@ -30,9 +30,10 @@ use crate::Tensor;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
 
 /// A loss comparing a model's first output (the prediction) with a target input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Loss {
     /// Mean squared error; the target has the prediction's shape.
     Mse,
@@ -53,7 +54,7 @@ impl Loss {
 ///
 /// With momentum `m` and weight decay `wd`, each step computes `d = grad + wd * p`,
 /// `v = m * v + d`, `p = p - lr * v` (without momentum, `p = p - lr * d`).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Sgd {
     /// The step size.
     pub learning_rate: f32,
@@ -332,7 +333,7 @@ impl TrainingStep {
 }
 
 /// How to iterate over a data set: epochs, batch size and the shuffling seed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Schedule {
     /// Passes over the data.
     pub epochs: usize,
@@ -343,7 +344,7 @@ pub struct Schedule {
 }
 
 /// The result of [`fit`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Fitted {
     /// The trained parameters.
     pub parameters: Parameters,
@@ -457,7 +458,7 @@ fn accuracy_of(logits: &Tensor, labels: &Tensor) -> Result<f32, PlanError> {
 }
 
 /// A model's loss and, for classification, accuracy on a labelled set.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Evaluation {
     /// The mean loss over all rows.
     pub loss: f32,
