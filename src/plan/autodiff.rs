@@ -178,7 +178,9 @@ impl Emitter<'_> {
                 got: args.len(),
             })
         };
-        let (a, b) = (arg(0)?, args.get(1).copied().unwrap_or(a_fallback(args)));
+        let a = arg(0)?;
+        // The second operand; unary ops never read it.
+        let b = args.get(1).copied().unwrap_or(a);
         let mut grads: Vec<Option<ValueId>> = vec![None; args.len()];
         let mut set = |i: usize, v: ValueId| {
             if let Some(slot) = grads.get_mut(i) {
@@ -276,9 +278,4 @@ impl Emitter<'_> {
         }
         Ok(grads)
     }
-}
-
-/// A placeholder second argument for unary ops (never used by their rules).
-fn a_fallback(args: &[ValueId]) -> ValueId {
-    args.first().copied().unwrap_or(ValueId(0))
 }

@@ -44,7 +44,7 @@ pub struct ParameterSpec {
 }
 
 /// Bounds applied to plans from untrusted sources.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanLimits {
     /// The largest number of nodes.
     pub max_ops: usize,
