@@ -1,7 +1,7 @@
 //! Autodiff against central finite differences on random small graphs.
 //!
 //! The analytic gradient comes from the derived gradient plan; the reference perturbs each
-//! parameter element by ±h and reruns the *forward* plan (the tensor kernels, tested on their
+//! parameter element by ±h and ±2h and reruns the *forward* plan (the tensor kernels, tested on their
 //! own), so the two paths share nothing but the forward semantics.
 
 mod plan_support;
@@ -36,9 +36,13 @@ fn check(recipe: &Recipe) -> Result<(), TestCaseError> {
                 *t.array_mut().iter_mut().nth(e).expect("element exists") += delta;
                 loss_of(&plan.with_parameters(p).expect("same layout"), &refs)
             };
-            let numeric = (shifted(h) - shifted(-h)) / (2.0 * f64::from(h));
+            // Five-point central difference: truncation error O(h^4).
+            let numeric = (8.0 * (shifted(h) - shifted(-h))
+                - (shifted(2.0 * h) - shifted(-2.0 * h)))
+                / (12.0 * f64::from(h));
             let analytic = f64::from(analytic);
-            let tol = 2e-2 * (1.0 + analytic.abs().max(numeric.abs())) + 1e-4 * base.abs();
+            // f32 rounding in the forward pass bounds how close the two can be.
+            let tol = 5e-3 * (1.0 + analytic.abs().max(numeric.abs())) + 1e-4 * base.abs();
             prop_assert!(
                 (analytic - numeric).abs() <= tol,
                 "d loss / d {}[{}]: analytic {} vs numeric {} in\n{}",
