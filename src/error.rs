@@ -7,6 +7,7 @@
 use crate::node::auth::AuthError;
 use crate::node::store::StoreError;
 use crate::privacy::PrivacyError;
+use crate::plan::PlanError;
 use crate::tensor::ShapeError;
 
 /// Result alias used throughout privgrid.
@@ -52,6 +53,9 @@ pub enum Error {
     /// privacy parameter.
     #[error(transparent)]
     Privacy(#[from] PrivacyError),
+    /// A plan was malformed, did not fit its inputs, or failed to run.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
     /// An I/O error from the operating system.
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),

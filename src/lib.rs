@@ -17,12 +17,14 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod datasets;
 pub mod error;
 pub mod grid;
 pub mod node;
 pub mod pointer;
 pub mod protocol;
 pub mod privacy;
+pub mod plan;
 pub mod tensor;
 pub mod transport;
 
