@@ -107,7 +107,7 @@ impl NodeState {
         self.auth.authenticate(&token.0).map_err(auth_failure)
     }
 
-    fn require_owner(session: &Session) -> Result<(), Failure> {
+    pub(crate) fn require_owner(session: &Session) -> Result<(), Failure> {
         if session.role == Role::Owner {
             Ok(())
         } else {
@@ -254,6 +254,12 @@ impl NodeState {
                 self.objects.set_policy(&id, policy);
                 Ok(Response::Done)
             }
+            privacy @ (Request::GetDp { .. }
+            | Request::SetBudget { .. }
+            | Request::BudgetStatus { .. }
+            | Request::FileRequest(_)
+            | Request::ListRequests { .. }
+            | Request::DecideRequest { .. }) => self.dispatch_privacy(session, privacy),
             _ => Err(fail(ErrorCode::BadRequest, "unsupported request")),
         }
     }

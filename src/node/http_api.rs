@@ -6,6 +6,22 @@
 //! - `GET /v1/datasets?tags=%23a,%23b[&text=words]` → `[{"id","description","tags","shape"}]`
 //! - `GET /v1/objects/{id}` → `{"shape":[..],"data":[..]}`; 401 without a valid token, 403 when
 //!   not allowed, 404 when absent.
+//!
+//! Differential privacy and the data request queue (all with a Bearer token):
+//!
+//! - `POST /v1/objects/{id}/dp` `{"mechanism":"laplace"|"gaussian","epsilon","delta"}` →
+//!   `{"shape","values","cost":{"epsilon","delta"},"remaining":{..},"sensitivity","grid"}`;
+//!   an exhausted budget is 403 `{"error":"BudgetExhausted","message","scope","spent",
+//!   "requested","remaining"}`; a sensitivity the node cannot bound is 400 with the reason.
+//! - `GET /v1/budgets[?user=NAME]` → `[{"user","dataset","cap","spent","remaining"}]`
+//!   (owners: all; scientists: their own); `POST /v1/budgets`
+//!   `{"user"?,"dataset"?,"epsilon","delta"}` sets a cap (owners only) → `{"status":"ok"}`.
+//! - `POST /v1/requests` `{"object","reason","kind":"raw"|"budget","epsilon","delta"}` →
+//!   `[{"id","user","object","dataset","reason","kind","budget","status","decided_by","note"}]`
+//!   (status `pending`, `approved` or `denied`).
+//! - `GET /v1/requests[?pending=true]` → the same objects (owners: all; scientists: their own).
+//! - `POST /v1/requests/{id}/approve` and `POST /v1/requests/{id}/deny` `{"note"}` (owners
+//!   only) → the decided request; an approval takes effect at once.
 
 use super::handler::NodeState;
 use crate::protocol::{
@@ -23,12 +39,12 @@ use std::sync::Arc;
 
 /// The JSON routes of a node.
 pub(crate) fn routes(state: Arc<NodeState>) -> Router {
-    Router::new()
+    let router = Router::new()
         .route("/v1/health", get(health))
         .route("/v1/login", post(login))
         .route("/v1/datasets", get(datasets))
-        .route("/v1/objects/{id}", get(object))
-        .with_state(state)
+        .route("/v1/objects/{id}", get(object));
+    super::privacy_http::routes(router).with_state(state)
 }
 
 /// The HTTP status for an error code.
@@ -57,7 +73,7 @@ pub(crate) fn error_response(error: &ErrorResponse) -> HttpResponse {
         .into_response()
 }
 
-fn bearer(headers: &HeaderMap) -> Option<AuthToken> {
+pub(super) fn bearer(headers: &HeaderMap) -> Option<AuthToken> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let token = value
         .strip_prefix("Bearer ")
@@ -65,7 +81,11 @@ fn bearer(headers: &HeaderMap) -> Option<AuthToken> {
     Some(AuthToken(token.trim().to_string()))
 }
 
-async fn respond(state: Arc<NodeState>, token: Option<AuthToken>, body: Request) -> Response {
+pub(super) async fn respond(
+    state: Arc<NodeState>,
+    token: Option<AuthToken>,
+    body: Request,
+) -> Response {
     let envelope = RequestEnvelope { id: 0, token, body };
     tokio::task::spawn_blocking(move || state.respond(envelope))
         .await

@@ -5,12 +5,16 @@
 //! - [`store`]: the [`Store`] trait with [`MemoryStore`] and [`SqliteStore`].
 
 pub mod auth;
+mod budget;
 mod config;
+mod dp_replay;
 pub mod execute;
 mod gateway_link;
 mod handler;
 pub(crate) mod http_api;
 pub mod objects;
+mod privacy_http;
+mod requests;
 mod server;
 pub mod store;
 

@@ -7,6 +7,7 @@
 //! last clone of a result pointer deletes the remote object in the next batch.
 
 mod client;
+mod dp;
 #[allow(clippy::module_inception)]
 mod pointer;
 mod publish;

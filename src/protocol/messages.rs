@@ -6,6 +6,8 @@
 use super::{
     AccessPolicy, AuthToken, Command, ErrorCode, ObjectId, ObjectSummary, Role, SearchQuery,
 };
+use super::{BudgetLine, BudgetScope, DataRequest, DataRequestForm, DpRefusal, DpRelease, DpValue};
+use crate::privacy::Budget;
 use crate::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
@@ -91,6 +93,42 @@ pub enum Request {
     GridSearch {
         /// What to look for.
         query: SearchQuery,
+    },
+    /// Release an object with differential privacy, charged to the caller's budgets;
+    /// answered with [`Response::DpReleased`] or [`Response::DpRefused`].
+    GetDp {
+        /// The object.
+        id: ObjectId,
+        /// The mechanism and its parameters.
+        release: DpRelease,
+    },
+    /// Set (or replace) the cap of a privacy budget, keeping what was spent (owners only).
+    SetBudget {
+        /// Whom it applies to.
+        scope: BudgetScope,
+        /// The cap.
+        cap: Budget,
+    },
+    /// The privacy budgets (owners: all, or those of `user`; scientists: their own).
+    BudgetStatus {
+        /// Only the budgets applying to this user.
+        user: Option<String>,
+    },
+    /// File a data request; answered with [`Response::DataRequests`] holding it.
+    FileRequest(DataRequestForm),
+    /// Data requests (owners: all; scientists: their own).
+    ListRequests {
+        /// Only those still pending.
+        pending_only: bool,
+    },
+    /// Approve or deny a pending data request (owners only); an approval takes effect at once.
+    DecideRequest {
+        /// The request's number.
+        id: u64,
+        /// Approve (`true`) or deny.
+        approve: bool,
+        /// The owner's note to the requester.
+        note: String,
     },
 }
 
@@ -203,6 +241,14 @@ pub enum Response {
     Nodes(Vec<NodeInfo>),
     /// Grid search results, one entry per live node with matches.
     GridResults(Vec<NodeResults>),
+    /// A differentially private release and its cost.
+    DpReleased(DpValue),
+    /// A DP release was refused (nothing was charged), with the figures or the reason.
+    DpRefused(DpRefusal),
+    /// Privacy budgets.
+    Budgets(Vec<BudgetLine>),
+    /// Data requests.
+    DataRequests(Vec<DataRequest>),
 }
 
 /// A failed request: a stable code and a human-readable message.

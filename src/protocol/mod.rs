@@ -16,6 +16,7 @@
 
 mod catalog;
 mod commands;
+mod dp;
 mod envelope;
 mod error_code;
 mod ids;
@@ -25,6 +26,10 @@ pub mod policy;
 pub use crate::tensor::wire::WireLimits;
 pub use catalog::{ObjectSummary, SearchQuery};
 pub use commands::{Command, TensorOp};
+pub use dp::{
+    BudgetLine, BudgetScope, DataRequest, DataRequestForm, DpRefusal, DpRelease, DpValue,
+    RequestKind, RequestStatus,
+};
 pub use envelope::{
     AuthToken, PROTOCOL_VERSION, ProtocolError, RequestEnvelope, ResponseEnvelope, decode_request,
     decode_response, encode_request, encode_response, peek_request_id,

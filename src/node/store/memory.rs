@@ -22,6 +22,8 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     inner: RwLock<Inner>,
+    /// The privacy ledger and request queue (see `memory_privacy`).
+    pub(super) privacy: std::sync::Mutex<super::memory_privacy::PrivacyTables>,
 }
 
 #[derive(Debug, Default)]

@@ -30,11 +30,17 @@
 //! # Ok::<(), privgrid::Error>(())
 //! ```
 
+mod ledger;
 mod memory;
+mod memory_privacy;
 mod records;
 mod sqlite;
+mod sqlite_privacy;
 mod sqlite_schema;
 
+pub use ledger::{
+    Charge, Decision, MAX_PENDING_PER_USER, MAX_REQUEST_TEXT, NewRequest, PrivacyStore,
+};
 pub use memory::MemoryStore;
 pub use records::{MAX_USER_NAME_LEN, ObjectMeta, ObjectRecord, UserRecord, validate_user_name};
 pub use sqlite::SqliteStore;
@@ -50,18 +56,10 @@ use std::sync::Arc;
 /// Implementations are shared between threads (`Send + Sync`) and every method is atomic:
 /// a concurrent reader sees a record either before or after a write, never half of it.
 ///
-/// Room reserved for issue 5 (privacy budgets and data requests), to be added as further
-/// methods here and tables in the SQLite schema (with a schema version bump):
-///
-/// - **privacy-budget ledger**: per user / per dataset caps (ε, δ) and the spends charged
-///   against them. The charge must be checked and recorded in one atomic step (one SQLite
-///   transaction, one lock in memory) *before* a noisy value leaves the node, e.g.
-///   `charge_budget(user, object, cost) -> Result<Remaining, StoreError>` plus
-///   `set_budget` / `budget_status`.
-/// - **data-request queue**: requests filed by scientists (object, reason, raw access or
-///   extra budget), listed and decided by owners, with their status visible to the
-///   requester, e.g. `file_request`, `list_requests`, `decide_request`.
-pub trait Store: Send + Sync + std::fmt::Debug {
+/// The privacy-budget ledger and the data-request queue are the [`PrivacyStore`]
+/// supertrait (see `ledger`): charges are checked and recorded in one atomic step (one SQLite
+/// transaction, one lock in memory) before a noisy value leaves the node.
+pub trait Store: PrivacyStore + Send + Sync + std::fmt::Debug {
     /// Inserts an object, replacing any object with the same id.
     fn put_object(&self, record: ObjectRecord) -> Result<(), StoreError>;
 

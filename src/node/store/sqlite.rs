@@ -71,7 +71,7 @@ impl SqliteStore {
 
     // A panic while the lock was held cannot leave a half-done write: an unfinished
     // transaction rolls back when dropped. Recovering from poisoning is sound.
-    fn conn(&self) -> MutexGuard<'_, Connection> {
+    pub(super) fn conn(&self) -> MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

@@ -7,12 +7,14 @@
 //! refused with a typed [`StoreError`].
 
 use super::StoreError;
+use super::sqlite_privacy::SCHEMA_V2_ADDITIONS;
 use rusqlite::{Connection, ErrorCode, TransactionBehavior};
 use std::path::Path;
 
 /// The schema version this build reads and writes. Bumped (with a migration) whenever a
-/// table changes, e.g. when the privacy ledger and data-request queue are added.
-pub const SCHEMA_VERSION: i64 = 1;
+/// table changes. Version 2 adds the privacy ledger and the data-request queue; version-1
+/// files are migrated forward in place when opened.
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// The SQLite header `application_id` of privgrid databases: the ASCII bytes `PGRD`.
 pub(super) const APPLICATION_ID: i64 = 0x5047_5244;
@@ -64,6 +66,7 @@ pub(super) fn prepare(conn: &mut Connection, path: &Path) -> Result<(), StoreErr
         if is_foreign_or_new(&tx, path)? {
             tx.pragma_update(None, "application_id", APPLICATION_ID)?;
             tx.execute_batch(SCHEMA_V1)?;
+            tx.execute_batch(SCHEMA_V2_ADDITIONS)?;
             tx.execute(
                 "INSERT INTO privgrid_schema (id, version) VALUES (1, ?1)",
                 [SCHEMA_VERSION],
@@ -71,6 +74,7 @@ pub(super) fn prepare(conn: &mut Connection, path: &Path) -> Result<(), StoreErr
         }
         tx.commit()?;
     }
+    migrate(conn)?;
     check_version(conn, path)?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -112,6 +116,26 @@ fn is_foreign_or_new(conn: &Connection, path: &Path) -> Result<bool, StoreError>
             ),
         })
     }
+}
+
+/// Brings a version-1 database forward to version 2 in place (one transaction: the new
+/// tables and the version bump commit together or not at all).
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let found: Option<i64> = tx
+        .query_row(
+            "SELECT version FROM privgrid_schema WHERE id = 1",
+            [],
+            |row| row.get(0),
+        )
+        .ok();
+    if found == Some(1) {
+        tx.execute_batch(SCHEMA_V2_ADDITIONS)?;
+        tx.execute("UPDATE privgrid_schema SET version = 2 WHERE id = 1", [])?;
+        tracing::info!("migrated the database from schema version 1 to 2");
+    }
+    tx.commit()?;
+    Ok(())
 }
 
 fn check_version(conn: &Connection, path: &Path) -> Result<(), StoreError> {
