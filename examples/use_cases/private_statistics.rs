@@ -4,7 +4,8 @@
 use privgrid::grid::{Credentials, Gateway, GatewayConfig, Grid};
 use privgrid::node::{Node, NodeConfig};
 use privgrid::pointer::Client;
-use privgrid::protocol::Role;
+use privgrid::privacy::{Budget, PrivacyError};
+use privgrid::protocol::{BudgetScope, DpRelease, RequestKind, Role};
 use privgrid::{Error, Tensor};
 
 /// Five February birth records: weight (kg), height (cm).
@@ -109,6 +110,63 @@ pub async fn run(transport: &str) -> privgrid::Result<([f32; 2], [f32; 2])> {
     println!(
         "   average height {height_avg:.3} cm (direct: {:.3})",
         direct[1]
+    );
+
+    // eve may not see raw values, but bob grants her a privacy budget for DP releases.
+    owner
+        .set_budget(
+            BudgetScope::user_on("eve", records.id()),
+            Budget::pure(1.0)?,
+        )
+        .await?;
+    let eve_data = &eves["hospital"][0];
+    // Clamping to a plausible weight range is public; the node then bounds the mean's
+    // sensitivity at (5 - 2) / 5 kg instead of (100 - 0) / 5.
+    let dp_weight = eve_data.column(0).clamp(2.0, 5.0).mean();
+    let release = dp_weight.get_dp(DpRelease::laplace(0.6)).await?;
+    println!(
+        "6. bob gave eve a budget of ε = 1; her DP average weight: {:.2} kg \
+         (sensitivity {:.2} kg, cost ε = {}, remaining ε = {})",
+        release.item().unwrap_or(f64::NAN),
+        release.sensitivity,
+        release.cost.epsilon,
+        release.remaining.epsilon
+    );
+    match dp_weight.get_dp(DpRelease::laplace(0.6)).await {
+        Err(Error::Privacy(PrivacyError::BudgetExceeded {
+            spent,
+            requested,
+            remaining,
+        })) => println!(
+            "7. a second release is refused: budget exhausted (spent ε = {}, requested ε = {}, remaining ε = {})",
+            spent.epsilon, requested.epsilon, remaining.epsilon
+        ),
+        other => {
+            return Err(Error::InvalidInput(format!(
+                "eve's budget should have run out, got {other:?}"
+            )));
+        }
+    }
+
+    // eve asks for raw access; bob approves; it takes effect at once.
+    let filed = eve_data
+        .session()
+        .file_request(eve_data, RequestKind::RawAccess, "growth-chart study")
+        .await?;
+    let pending = owner.data_requests(true).await?;
+    println!(
+        "8. eve filed data request #{} ({:?}); bob sees {} pending",
+        filed.id,
+        filed.reason,
+        pending.len()
+    );
+    let decided = owner
+        .approve_request(filed.id, "approved by the ethics board")
+        .await?;
+    let eve_avg = (eve_data.column(0).sum().get().await? / 5.0).item()?;
+    println!(
+        "9. bob approved it ({:?}); eve's raw average weight is now {eve_avg:.3} kg",
+        decided.note
     );
     hospital.shutdown().await;
     gateway.shutdown().await;
