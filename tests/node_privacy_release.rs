@@ -3,43 +3,18 @@
 //! cannot bound is refused with the reason; concurrent releases never overspend; the ledger
 //! survives a restart on SQLite.
 
-use privgrid::node::{AuthConfig, Node, NodeConfig, NodeHandle};
-use privgrid::pointer::{Client, Pointer, Session};
-use privgrid::privacy::{Bounded, Budget, PrivacyError};
-use privgrid::protocol::{BudgetScope, DpRelease, ObjectId, Role};
-use privgrid::{Error, Tensor};
-use std::sync::atomic::{AtomicU64, Ordering};
+mod privacy_support;
 
-static NEXT: AtomicU64 = AtomicU64::new(0);
+use privacy_support::{config, login, serve};
+use privgrid::node::NodeConfig;
+use privgrid::pointer::{Pointer, Session};
+use privgrid::privacy::{Bounded, Budget, PrivacyError};
+use privgrid::protocol::{BudgetScope, DpRelease, ObjectId};
+use privgrid::{Error, Tensor};
 
 const ROWS: usize = 1000;
 const LO: f32 = 0.0;
 const HI: f32 = 10.0;
-
-fn config() -> NodeConfig {
-    NodeConfig::new("hospital")
-        .auth(AuthConfig::insecure_fast_for_tests())
-        .user("bob", "bob-secret", Role::Owner)
-        .user("alice", "alice-secret", Role::Scientist)
-        .user("eve", "eve-secret", Role::Scientist)
-}
-
-async fn serve(config: NodeConfig, scheme: &str) -> NodeHandle {
-    let address = match scheme {
-        "mem" => format!("mem://privacy-{}", NEXT.fetch_add(1, Ordering::Relaxed)),
-        other => format!("{other}://127.0.0.1:0"),
-    };
-    Node::new(config).serve(address).await.unwrap()
-}
-
-async fn login(node: &NodeHandle, user: &str) -> Session {
-    Client::connect(node.url())
-        .await
-        .unwrap()
-        .login(user, &format!("{user}-secret"))
-        .await
-        .unwrap()
-}
 
 /// 1000 birth records (weight kg, height cm/10), all within [0, 10], one value outside.
 fn births() -> Vec<f32> {

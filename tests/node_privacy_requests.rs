@@ -2,41 +2,15 @@
 //! take effect at once, requesters see the status — over mem, TCP and HTTP, through the JSON
 //! API, and across a restart on SQLite (including a version-1 database migrated in place).
 
+mod privacy_support;
+
+use privacy_support::{config, login, serve};
 use privgrid::node::store::{Charge, PrivacyStore, SCHEMA_VERSION, SqliteStore, Store};
-use privgrid::node::{AuthConfig, Node, NodeConfig, NodeHandle};
-use privgrid::pointer::{Client, Pointer, Session};
+use privgrid::pointer::{Pointer, Session};
 use privgrid::privacy::{Budget, PrivacyError};
 use privgrid::protocol::{BudgetScope, DpRelease, ObjectId, RequestKind, RequestStatus, Role};
 use privgrid::{Error, Tensor};
 use serde_json::{Value, json};
-use std::sync::atomic::{AtomicU64, Ordering};
-
-static NEXT: AtomicU64 = AtomicU64::new(0);
-
-fn config() -> NodeConfig {
-    NodeConfig::new("hospital")
-        .auth(AuthConfig::insecure_fast_for_tests())
-        .user("bob", "bob-secret", Role::Owner)
-        .user("alice", "alice-secret", Role::Scientist)
-        .user("eve", "eve-secret", Role::Scientist)
-}
-
-async fn serve(config: NodeConfig, scheme: &str) -> NodeHandle {
-    let address = match scheme {
-        "mem" => format!("mem://requests-{}", NEXT.fetch_add(1, Ordering::Relaxed)),
-        other => format!("{other}://127.0.0.1:0"),
-    };
-    Node::new(config).serve(address).await.unwrap()
-}
-
-async fn login(node: &NodeHandle, user: &str) -> Session {
-    Client::connect(node.url())
-        .await
-        .unwrap()
-        .login(user, &format!("{user}-secret"))
-        .await
-        .unwrap()
-}
 
 fn births() -> Tensor {
     Tensor::from_shape_vec(

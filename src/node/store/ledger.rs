@@ -194,6 +194,20 @@ pub fn check_pending(request: &DataRequest) -> Result<(), StoreError> {
     }
 }
 
+/// `request` with the decision recorded.
+pub fn decided(request: DataRequest, approve: bool, note: &str, owner: &str) -> DataRequest {
+    DataRequest {
+        status: if approve {
+            RequestStatus::Approved
+        } else {
+            RequestStatus::Denied
+        },
+        decided_by: Some(owner.to_string()),
+        note: note.to_string(),
+        ..request
+    }
+}
+
 /// The policy `policy` with `user` allowed.
 pub fn policy_allowing(policy: AccessPolicy, user: &str) -> AccessPolicy {
     match policy {

@@ -2,7 +2,7 @@
 
 use super::ledger::{
     Charge, Decision, NewRequest, PrivacyStore, check_new_request, check_pending, check_text,
-    plan_charge, policy_allowing, raised_cap,
+    decided, plan_charge, policy_allowing, raised_cap,
 };
 use super::{MemoryStore, Store, StoreError};
 use crate::privacy::Budget;
@@ -137,16 +137,7 @@ impl PrivacyStore for MemoryStore {
                 }
             }
         }
-        let decided = DataRequest {
-            status: if approve {
-                RequestStatus::Approved
-            } else {
-                RequestStatus::Denied
-            },
-            decided_by: Some(owner.to_string()),
-            note: note.to_string(),
-            ..request
-        };
+        let decided = decided(request, approve, note, owner);
         if let Some(slot) = tables.requests.get_mut(index) {
             *slot = decided.clone();
         }

@@ -7,7 +7,7 @@
 
 use super::ledger::{
     Charge, Decision, NewRequest, PrivacyStore, check_new_request, check_pending, check_text,
-    plan_charge, policy_allowing, raised_cap,
+    decided, plan_charge, policy_allowing, raised_cap,
 };
 use super::{SqliteStore, StoreError};
 use crate::privacy::Budget;
@@ -341,24 +341,12 @@ impl PrivacyStore for SqliteStore {
                 }
             }
         }
-        let status = if approve {
-            RequestStatus::Approved
-        } else {
-            RequestStatus::Denied
-        };
+        let request = decided(request, approve, note, owner);
         tx.execute(
             "UPDATE data_requests SET status = ?1, decided_by = ?2, note = ?3 WHERE id = ?4",
-            params![status.as_str(), owner, note, key],
+            params![request.status.as_str(), owner, note, key],
         )?;
         tx.commit()?;
-        Ok(Some(Decision {
-            request: DataRequest {
-                status,
-                decided_by: Some(owner.to_string()),
-                note: note.to_string(),
-                ..request
-            },
-            policy,
-        }))
+        Ok(Some(Decision { request, policy }))
     }
 }
