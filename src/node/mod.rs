@@ -2,7 +2,12 @@
 //! operations where the data is, and releases values only as the owner's rules allow.
 //!
 //! - [`auth`]: argon2id passwords, login tokens and sessions ([`Authenticator`]);
-//! - [`store`]: the [`Store`] trait with [`MemoryStore`] and [`SqliteStore`].
+//! - [`store`]: the [`Store`] trait with [`MemoryStore`] and [`SqliteStore`], including the
+//!   privacy-budget ledger and the data request queue ([`store::PrivacyStore`]);
+//! - differentially private releases (`Request::GetDp`): the node replays an object's lineage
+//!   to compute its sensitivity from the published bounds, and charges the cost to the
+//!   caller's budgets before the noisy value leaves; owners set budgets and decide data
+//!   requests (`Request::SetBudget`, `Request::DecideRequest`).
 
 pub mod auth;
 mod budget;

@@ -320,6 +320,77 @@ mod tests {
     }
 
     #[test]
+    fn the_new_messages_survive_the_wire() {
+        use crate::protocol::{
+            Request, RequestEnvelope, Response, ResponseEnvelope, WireLimits, decode_request,
+            decode_response, encode_request, encode_response,
+        };
+        let d = ObjectId::from_u128(0xabc);
+        let b = Budget::new(0.5, 1e-6).unwrap();
+        let requests = [
+            Request::GetDp {
+                id: d,
+                release: DpRelease::gaussian(0.5, 1e-6),
+            },
+            Request::SetBudget {
+                scope: BudgetScope::user_on("eve", d),
+                cap: b,
+            },
+            Request::BudgetStatus { user: None },
+            Request::FileRequest(DataRequestForm {
+                object: d,
+                reason: "study".into(),
+                kind: RequestKind::Budget(b),
+            }),
+            Request::ListRequests { pending_only: true },
+            Request::DecideRequest {
+                id: 3,
+                approve: false,
+                note: "no".into(),
+            },
+        ];
+        for body in requests {
+            let envelope = RequestEnvelope {
+                id: 1,
+                token: None,
+                body,
+            };
+            let bytes = encode_request(&envelope);
+            assert_eq!(
+                decode_request(&bytes, &WireLimits::default()).unwrap(),
+                envelope
+            );
+        }
+        let responses = [
+            Response::DpReleased(DpValue {
+                shape: vec![],
+                values: vec![0.25],
+                cost: b,
+                remaining: b,
+                sensitivity: 0.1,
+                grid: 2f64.powi(-14),
+            }),
+            Response::DpRefused(DpRefusal::Unbounded {
+                op: "exp".into(),
+                reason: "why".into(),
+            }),
+            Response::Budgets(vec![BudgetLine {
+                scope: BudgetScope::dataset(d),
+                cap: b,
+                spent: Budget::ZERO,
+            }]),
+        ];
+        for body in responses {
+            let envelope = ResponseEnvelope { id: 2, body };
+            let bytes = encode_response(&envelope);
+            assert_eq!(
+                decode_response(&bytes, &WireLimits::default()).unwrap(),
+                envelope
+            );
+        }
+    }
+
+    #[test]
     fn refusals_map_to_typed_privacy_errors() {
         let b = Budget::pure(1.0).unwrap();
         let refusal = DpRefusal::BudgetExhausted {
