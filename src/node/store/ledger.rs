@@ -263,6 +263,52 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Applying planned charges one after another never takes any budget past its cap,
+        /// every accepted charge is recorded on every applicable budget, and a refusal
+        /// leaves the ledger as it was.
+        #[test]
+        fn charges_never_overspend(
+            caps in proptest::collection::vec((0.0f64..3.0, 0.0f64..1e-4), 3),
+            charges in proptest::collection::vec((0usize..2, 0usize..2, 0.0f64..0.7, 0.0f64..3e-5), 1..40),
+        ) {
+            let users = ["eve", "ana"];
+            let sets = [ObjectId::from_u128(1), ObjectId::from_u128(2)];
+            let scopes = [
+                BudgetScope::user("eve"),
+                BudgetScope::dataset(sets[0]),
+                BudgetScope::user_on("ana", sets[1]),
+            ];
+            let mut lines: Vec<BudgetLine> = scopes
+                .iter()
+                .zip(&caps)
+                .map(|(scope, &(e, d))| BudgetLine {
+                    scope: scope.clone(),
+                    cap: Budget::new(e, d).unwrap(),
+                    spent: Budget::ZERO,
+                })
+                .collect();
+            let mut accepted = vec![Budget::ZERO; lines.len()];
+            for (u, s, e, d) in charges {
+                let cost = Budget::new(e, d).unwrap();
+                let before = lines.clone();
+                match plan_charge(&lines, users[u], sets[s], cost) {
+                    Ok((updates, _)) => {
+                        for (index, spent) in updates {
+                            lines[index].spent = spent;
+                            accepted[index] = accepted[index].compose(&cost);
+                        }
+                    }
+                    Err(_) => proptest::prop_assert_eq!(&lines, &before),
+                }
+                for (line, total) in lines.iter().zip(&accepted) {
+                    proptest::prop_assert!(line.spent.fits_within(&line.cap));
+                    proptest::prop_assert_eq!(line.spent, *total);
+                }
+            }
+        }
+    }
+
     #[test]
     fn approvals_widen_policies_and_raise_caps() {
         let p = policy_allowing(AccessPolicy::private(["alice"]), "eve");
