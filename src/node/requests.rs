@@ -1,6 +1,13 @@
 //! The data request queue: scientists file requests for more access to a dataset (raw
 //! access, or extra privacy budget); owners list and decide them; approvals take effect at
 //! once; requesters see where their requests stand.
+//!
+//! A request is filed for an object and applies to the one published dataset it derives
+//! from. Approved raw access adds the user to that dataset's policy (in the store and in the
+//! live object table), so the dataset and everything computed from it afterwards become
+//! readable; results computed *before* the approval keep the policy captured when they were
+//! made. Approved extra budget raises the user's cap on that dataset (a user-wide or
+//! dataset-wide budget, if set, still applies too).
 
 use super::handler::{Failure, NodeState, store_failure};
 use crate::node::auth::Session;
