@@ -6,8 +6,8 @@
 
 use crate::node::auth::AuthError;
 use crate::node::store::StoreError;
-use crate::privacy::PrivacyError;
 use crate::plan::PlanError;
+use crate::privacy::PrivacyError;
 use crate::tensor::ShapeError;
 
 /// Result alias used throughout privgrid.

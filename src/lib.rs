@@ -21,10 +21,10 @@ pub mod datasets;
 pub mod error;
 pub mod grid;
 pub mod node;
-pub mod pointer;
-pub mod protocol;
-pub mod privacy;
 pub mod plan;
+pub mod pointer;
+pub mod privacy;
+pub mod protocol;
 pub mod tensor;
 pub mod transport;
 
