@@ -30,3 +30,8 @@ pub mod transport;
 
 pub use error::{Error, Result};
 pub use tensor::Tensor;
+
+/// The README's code examples, compiled as doc tests so they cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
