@@ -359,3 +359,62 @@ fn a_real_grid_from_the_command_line() {
     assert!(status.success());
     drop(gateway);
 }
+
+#[test]
+fn a_node_started_before_its_gateway_joins_once_the_gateway_is_up() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let dir = dir.path();
+    let secret = dir.join("grid.secret");
+    write_secret(&secret, "a-long-random-grid-secret");
+    // The gateway's port must be known before it runs: take a free one and release it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let gateway_url = format!("http://127.0.0.1:{port}");
+
+    let db = dir.join("early.db");
+    let mut command = privgrid(&[
+        "node",
+        "--name",
+        "early",
+        "--listen",
+        "http://127.0.0.1:0",
+        "--db",
+        path(&db),
+        "--gateway",
+        &gateway_url,
+        "--gateway-secret-file",
+        path(&secret),
+    ]);
+    command.env("RUST_LOG", "warn");
+    let node = Running::start(command, &dir.join("early.log"));
+    node.expect_line("listening on ");
+    // The node is up and says why it has not joined yet.
+    let deadline = std::time::Instant::now() + cli_common::STEP_TIMEOUT;
+    while !node.log().contains("gateway unreachable") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no retry logged:\n{}",
+            node.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+
+    let gateway = Running::start(
+        privgrid(&[
+            "gateway",
+            "--listen",
+            &gateway_url,
+            "--secret-file",
+            path(&secret),
+        ]),
+        &dir.join("gateway.log"),
+    );
+    assert_eq!(gateway.expect_line("listening on "), gateway_url);
+    assert_eq!(node.expect_line("joined "), gateway_url);
+    let (status, nodes) = Http::new().get(&format!("{gateway_url}/v1/nodes"), None);
+    assert_eq!(status, 200);
+    assert_eq!(nodes[0]["name"], "early", "{nodes}");
+    assert!(node.terminate().success());
+}

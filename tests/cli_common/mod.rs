@@ -75,8 +75,10 @@ fn wait_bounded(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
     }
 }
 
-/// Asserts that a command failed with exit code `code` and one clear `error: …` line as the
-/// last line of standard error, containing `needle`; never a panic. Returns that line.
+/// Asserts that a command failed with exit code `code`, never a panic, and exactly one
+/// `error: …` line on standard error: for runtime failures (code 1) it is the last line and
+/// mentions `needle`; for usage errors (code 2) `needle` appears in the parser's message.
+/// Returns the error line.
 pub fn assert_fails(output: &Output, code: i32, needle: &str) -> String {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(
@@ -90,16 +92,23 @@ pub fn assert_fails(output: &Output, code: i32, needle: &str) -> String {
     assert_eq!(errors.len(), 1, "expected one error line:\n{stderr}");
     let line = errors[0].to_string();
     if code == 1 {
+        // A runtime failure: its one line comes last, after any log lines.
         assert_eq!(
             stderr.lines().last(),
             Some(line.as_str()),
             "error line last:\n{stderr}"
         );
+        assert!(
+            line.contains(needle),
+            "{line:?} does not mention {needle:?}"
+        );
+    } else {
+        // A usage error: the argument parser's message, followed by a usage hint.
+        assert!(
+            stderr.contains(needle),
+            "{stderr:?} does not mention {needle:?}"
+        );
     }
-    assert!(
-        line.contains(needle),
-        "{line:?} does not mention {needle:?}"
-    );
     line
 }
 
