@@ -5,7 +5,9 @@
 
 mod cli_common;
 
-use cli_common::{Http, Running, assert_fails, privgrid, run, stdout_of_success};
+use cli_common::{
+    Http, Running, assert_fails, path, privgrid, publish, run, stdout_of_success, user_add,
+};
 use serde_json::{Value, json};
 use std::path::Path;
 
@@ -36,22 +38,9 @@ fn write_secret(path: &Path, secret: &str) {
 }
 
 fn add_user(db: &Path, name: &str, role: &str, password: &str) {
-    let mut command = privgrid(&[
-        "user",
-        "add",
-        "--db",
-        path(db),
-        "--name",
-        name,
-        "--role",
-        role,
-    ]);
+    let mut command = user_add(db, name, role);
     command.env("PRIVGRID_PASSWORD", password);
     stdout_of_success(&run(command, ""));
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().expect("utf-8 temp path")
 }
 
 /// A running node and the addresses it printed.
@@ -100,14 +89,8 @@ fn start_node_logging(
 
 /// Publishes the births CSV as bob and returns the id printed on the last line.
 fn publish_births(node: &str, csv: &Path, tags: &str) -> String {
-    let mut command = privgrid(&[
-        "publish",
-        "--node",
-        node,
-        "--user",
-        "bob",
-        "--csv",
-        path(csv),
+    let mut command = publish(node, "bob", csv, "bob-secret");
+    command.args([
         "--tags",
         tags,
         "--allow",
@@ -117,7 +100,6 @@ fn publish_births(node: &str, csv: &Path, tags: &str) -> String {
         "--bounds",
         "0,100",
     ]);
-    command.env("PRIVGRID_PASSWORD", "bob-secret");
     let stdout = stdout_of_success(&run(command, ""));
     let id = stdout
         .lines()
@@ -260,16 +242,7 @@ fn a_real_grid_from_the_command_line() {
     add_user(&db, "bob", "owner", "bob-secret");
     add_user(&db, "alice", "scientist", "alice-secret");
     // carl's password comes from standard input, as a pipe would give it.
-    let carl = privgrid(&[
-        "user",
-        "add",
-        "--db",
-        path(&db),
-        "--name",
-        "carl",
-        "--role",
-        "scientist",
-    ]);
+    let carl = user_add(&db, "carl", "scientist");
     stdout_of_success(&run(carl, "carl-secret\n"));
 
     let node = start_node(dir, &db, &gateway_url, &secret, "node1.log");
@@ -277,16 +250,7 @@ fn a_real_grid_from_the_command_line() {
     assert_node_serves(&http, &gateway_url, &node, &[&births]);
 
     // Wrong credentials: refused, one clear line, non-zero exit; the HTTP login says 401.
-    let mut wrong = privgrid(&[
-        "publish",
-        "--node",
-        &node.tcp,
-        "--user",
-        "bob",
-        "--csv",
-        path(&csv),
-    ]);
-    wrong.env("PRIVGRID_PASSWORD", "not-bobs-password");
+    let wrong = publish(&node.tcp, "bob", &csv, "not-bobs-password");
     assert_fails(&run(wrong, ""), 1, "invalid user name or password");
     let (status, _) = http.post(
         &format!("{}/v1/login", node.http),
@@ -294,16 +258,7 @@ fn a_real_grid_from_the_command_line() {
     );
     assert_eq!(status, 401);
     // A scientist may not publish.
-    let mut scientist = privgrid(&[
-        "publish",
-        "--node",
-        &node.http,
-        "--user",
-        "alice",
-        "--csv",
-        path(&csv),
-    ]);
-    scientist.env("PRIVGRID_PASSWORD", "alice-secret");
+    let scientist = publish(&node.http, "alice", &csv, "alice-secret");
     assert_fails(&run(scientist, ""), 1, "not an owner");
 
     // A node with the wrong registration secret is refused by the gateway and exits.

@@ -268,3 +268,37 @@ impl Http {
         })
     }
 }
+
+/// A temp path as a command-line argument.
+pub fn path(p: &Path) -> &str {
+    p.to_str().expect("utf-8 temp path")
+}
+
+/// `privgrid user add --db DB --name NAME --role ROLE`, password not yet given.
+pub fn user_add(db: &Path, name: &str, role: &str) -> Command {
+    privgrid(&[
+        "user",
+        "add",
+        "--db",
+        path(db),
+        "--name",
+        name,
+        "--role",
+        role,
+    ])
+}
+
+/// `privgrid publish --node NODE --user USER --csv CSV` with `PRIVGRID_PASSWORD=password`.
+pub fn publish(node: &str, user: &str, csv: &Path, password: &str) -> Command {
+    let mut command = privgrid(&[
+        "publish",
+        "--node",
+        node,
+        "--user",
+        user,
+        "--csv",
+        path(csv),
+    ]);
+    command.env("PRIVGRID_PASSWORD", password);
+    command
+}
