@@ -6,6 +6,8 @@
 
 use crate::node::auth::AuthError;
 use crate::node::store::StoreError;
+use crate::plan::PlanError;
+use crate::privacy::PrivacyError;
 use crate::tensor::ShapeError;
 
 /// Result alias used throughout privgrid.
@@ -47,6 +49,13 @@ pub enum Error {
     /// The remote side answered with a message that does not fit the request.
     #[error("unexpected response: {0}")]
     UnexpectedResponse(String),
+    /// A differential-privacy refusal: an exhausted budget, an unbounded sensitivity, a bad
+    /// privacy parameter.
+    #[error(transparent)]
+    Privacy(#[from] PrivacyError),
+    /// A plan was malformed, did not fit its inputs, or failed to run.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
     /// An I/O error from the operating system.
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),

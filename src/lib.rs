@@ -17,10 +17,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod datasets;
 pub mod error;
 pub mod grid;
 pub mod node;
+pub mod plan;
 pub mod pointer;
+pub mod privacy;
 pub mod protocol;
 pub mod tensor;
 pub mod transport;

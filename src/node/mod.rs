@@ -11,6 +11,7 @@ mod gateway_link;
 mod handler;
 pub(crate) mod http_api;
 pub mod objects;
+pub mod plans;
 mod server;
 pub mod store;
 

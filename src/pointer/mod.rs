@@ -7,12 +7,14 @@
 //! last clone of a result pointer deletes the remote object in the next batch.
 
 mod client;
+mod plan_pointer;
 #[allow(clippy::module_inception)]
 mod pointer;
 mod publish;
 mod session;
 
 pub use client::Client;
+pub use plan_pointer::PlanPointer;
 pub use pointer::Pointer;
 pub use publish::Publish;
 pub use session::{BATCH_COMMANDS, Session};

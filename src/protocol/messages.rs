@@ -6,6 +6,7 @@
 use super::{
     AccessPolicy, AuthToken, Command, ErrorCode, ObjectId, ObjectSummary, Role, SearchQuery,
 };
+use crate::plan::Plan;
 use crate::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
@@ -91,6 +92,18 @@ pub enum Request {
     GridSearch {
         /// What to look for.
         query: SearchQuery,
+    },
+    /// Store a plan on the node (validated against the node's limits before it is kept).
+    SendPlan {
+        /// The id to store it under (chosen by the client, must be unused).
+        id: ObjectId,
+        /// The plan.
+        plan: Box<Plan>,
+    },
+    /// Fetch a stored plan (its sender and the node's owners only).
+    GetPlan {
+        /// The plan.
+        id: ObjectId,
     },
 }
 
@@ -203,6 +216,8 @@ pub enum Response {
     Nodes(Vec<NodeInfo>),
     /// Grid search results, one entry per live node with matches.
     GridResults(Vec<NodeResults>),
+    /// A stored plan.
+    Plan(Box<Plan>),
 }
 
 /// A failed request: a stable code and a human-readable message.

@@ -1,0 +1,116 @@
+//! Use case 1, private statistics, as a narrated scenario shared by the `private_statistics`
+//! and `tour` examples.
+
+use privgrid::grid::{Credentials, Gateway, GatewayConfig, Grid};
+use privgrid::node::{Node, NodeConfig};
+use privgrid::pointer::Client;
+use privgrid::protocol::Role;
+use privgrid::{Error, Tensor};
+
+/// Five February birth records: weight (kg), height (cm).
+pub const BIRTHS: [[f32; 2]; 5] = [
+    [3.2, 49.0],
+    [3.5, 51.0],
+    [2.9, 48.0],
+    [4.1, 53.0],
+    [3.7, 50.5],
+];
+
+fn address(transport: &str, name: &str) -> String {
+    match transport {
+        "mem" => format!("mem://{name}"),
+        other => format!("{other}://127.0.0.1:0"),
+    }
+}
+
+/// Runs the scenario over `transport` (`mem`, `tcp` or `http`), printing each step; returns
+/// the remote and the direct averages of weight and height.
+pub async fn run(transport: &str) -> privgrid::Result<([f32; 2], [f32; 2])> {
+    println!("== Private statistics over {transport} ==");
+    // A data owner runs a gateway and a node (normally two processes; here, one program).
+    let secret = "grid-registration-secret";
+    let gateway = Gateway::new(GatewayConfig::default().secret(secret))
+        .serve(address(transport, "gateway"))
+        .await?;
+    let mut hospital = Node::new(
+        NodeConfig::new("hospital")
+            .user("bob", "bob-secret", Role::Owner)
+            .user("alice", "alice-secret", Role::Scientist)
+            .user("eve", "eve-secret", Role::Scientist)
+            .gateway_secret(secret),
+    )
+    .serve(address(transport, "hospital"))
+    .await?;
+    hospital.join(gateway.url()).await?;
+    println!(
+        "1. gateway at {}, node 'hospital' at {} joined it",
+        gateway.url(),
+        hospital.url()
+    );
+
+    // The data owner publishes.
+    let owner = Client::connect(hospital.url())
+        .await?
+        .login("bob", "bob-secret")
+        .await?;
+    let births = Tensor::from_shape_vec(&[5, 2], BIRTHS.iter().flatten().copied().collect())?;
+    let records = owner
+        .publish(births)
+        .description("February births: weight (kg), height (cm)")
+        .tags(["#February", "#birth-records"])
+        .allow(["bob", "ana", "alice"])
+        .bounds(0.0, 100.0)
+        .send()
+        .await?;
+    println!(
+        "2. bob published {} records as {} (allowed: bob, ana, alice)",
+        BIRTHS.len(),
+        records.id()
+    );
+
+    // A data scientist searches the grid.
+    let grid = Grid::connect(gateway.url(), Credentials::new("alice", "alice-secret")).await?;
+    let found = grid.search(["#February", "#birth-records"]).await?;
+    let data = &found["hospital"][0];
+    println!(
+        "3. alice searched the gateway and found on 'hospital': {:?} {:?}",
+        data.description(),
+        data.shape().unwrap_or(&[])
+    );
+
+    // A user who is not allowed is refused raw values.
+    let eve = Grid::connect(gateway.url(), Credentials::new("eve", "eve-secret")).await?;
+    let eves = eve.search(["#February", "#birth-records"]).await?;
+    match eves["hospital"][0].get().await {
+        Err(Error::PermissionDenied(reason)) => {
+            println!("4. eve (not allowed) asked for the raw data: refused ({reason})")
+        }
+        other => {
+            return Err(Error::InvalidInput(format!(
+                "eve should have been refused, got {other:?}"
+            )));
+        }
+    }
+
+    // Computation happens on the node; only the aggregates come back.
+    let weight_sum = data.column(0).sum(); // lazy: returns a Pointer at once
+    let height_sum = data.column(1).sum();
+    let weight_avg = (weight_sum.get().await? / 5.0).item()?;
+    let height_avg = (height_sum.get().await? / 5.0).item()?;
+    let direct = [
+        BIRTHS.iter().map(|r| r[0]).sum::<f32>() / 5.0,
+        BIRTHS.iter().map(|r| r[1]).sum::<f32>() / 5.0,
+    ];
+    println!("5. alice computed the sums remotely and fetched them:");
+    println!(
+        "   average weight {weight_avg:.3} kg (direct: {:.3})",
+        direct[0]
+    );
+    println!(
+        "   average height {height_avg:.3} cm (direct: {:.3})",
+        direct[1]
+    );
+    hospital.shutdown().await;
+    gateway.shutdown().await;
+    Ok(([weight_avg, height_avg], direct))
+}
