@@ -4,7 +4,7 @@
 
 mod cli_common;
 
-use cli_common::{assert_fails, path, privgrid, publish, run, user_add};
+use cli_common::{Http, Running, assert_fails, path, privgrid, publish, run, user_add};
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::Command;
@@ -158,12 +158,18 @@ fn publish_reports_unreadable_csv_and_unreachable_nodes() {
 }
 
 #[test]
-fn the_gateway_serves_one_address() {
+fn the_gateway_serves_every_listen_address() {
     let dir = tempfile::tempdir().expect("temp dir");
     let secret = dir.path().join("grid.secret");
     std::fs::write(&secret, "grid-secret\n").expect("write");
     let second = ["--listen", "tcp://127.0.0.1:0"];
-    assert_fails(&run(gateway(&secret, &second), ""), 1, "--listen once");
+    let gateway = Running::start(gateway(&secret, &second), &dir.path().join("gateway.log"));
+    let http = gateway.expect_line("listening on ");
+    let tcp = gateway.expect_line("listening on ");
+    assert!(http.starts_with("http://127.0.0.1:"), "{http}");
+    assert!(tcp.starts_with("tcp://127.0.0.1:"), "{tcp}");
+    let (status, nodes) = Http::new().get(&format!("{http}/v1/nodes"), None);
+    assert_eq!((status, nodes), (200, serde_json::json!([])));
 }
 
 #[test]

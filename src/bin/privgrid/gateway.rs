@@ -51,21 +51,26 @@ fn positive_seconds(text: &str) -> Result<f64, String> {
 impl Args {
     /// Serves until a shutdown signal.
     pub async fn run(self) -> Result<(), Failure> {
-        let [listen] = self.listen.as_slice() else {
-            return Err(Failure::new(
-                "the gateway serves one address; give --listen once",
-            ));
+        let Some((first, more)) = self.listen.split_first() else {
+            return Err(Failure::new("give at least one --listen address"));
         };
         let secret = read_secret_file(&self.secret_file)?;
         let mut signal = ShutdownSignal::install()?;
         let config = GatewayConfig::default()
             .secret(secret)
             .heartbeat_interval(Duration::from_secs_f64(self.heartbeat));
-        let gateway = Gateway::new(config)
-            .serve(listen.clone())
+        let mut gateway = Gateway::new(config)
+            .serve(first.clone())
             .await
-            .context(|| format!("cannot start the gateway at {listen}"))?;
+            .context(|| format!("cannot start the gateway at {first}"))?;
         announce(gateway.url());
+        for listen in more {
+            let url = gateway
+                .listen(listen.clone())
+                .await
+                .context(|| format!("cannot start the gateway at {listen}"))?;
+            announce(url);
+        }
         let received = signal.wait().await;
         tracing::info!(signal = received, "shutting down the gateway");
         gateway.shutdown().await;
