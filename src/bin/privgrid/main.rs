@@ -13,6 +13,7 @@ mod failure;
 mod gateway;
 mod logging;
 mod node;
+mod privacy;
 mod publish;
 mod secrets;
 mod serving;
@@ -57,6 +58,7 @@ enum Command {
     Node(node::Args),
     User(user::Args),
     Publish(publish::Args),
+    Privacy(privacy::Args),
 }
 
 impl Command {
@@ -66,6 +68,7 @@ impl Command {
             Command::Node(args) => args.run().await,
             Command::User(args) => args.run().await,
             Command::Publish(args) => args.run().await,
+            Command::Privacy(args) => args.run().await,
         }
     }
 }
