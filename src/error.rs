@@ -1,13 +1,13 @@
 //! The crate-wide error type.
 //!
 //! Every fallible public function in privgrid returns [`Result<T>`]. Each layer has its own
-//! precise error type (for example [`ShapeError`](crate::tensor::ShapeError)); they all convert
+//! precise error type (for example [`ShapeError`]); they all convert
 //! into [`Error`] so that callers can use `?` across layers and still `match` on the cause.
 
 use crate::node::auth::AuthError;
 use crate::node::store::StoreError;
-use crate::privacy::PrivacyError;
 use crate::plan::PlanError;
+use crate::privacy::PrivacyError;
 use crate::tensor::ShapeError;
 
 /// Result alias used throughout privgrid.

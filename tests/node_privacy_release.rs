@@ -195,6 +195,13 @@ async fn what_cannot_be_bounded_is_refused_with_a_reason_and_costs_nothing() {
     assert_eq!(op, "upload");
     let (op, reason) = refused_reason(d.column(0).add(&u.column(0)).mean().get_dp(laplace).await);
     assert_eq!(op, "combine", "{reason}");
+    let model = eve
+        .send_plan(&privgrid::plan::Mlp::seeded(&[2, 1], 1))
+        .await
+        .unwrap();
+    let outputs = model.run(&[&d]);
+    let (op, reason) = refused_reason(outputs[0].mean().get_dp(laplace).await);
+    assert_eq!(op, "plan", "{reason}");
     // Bad parameters are plain bad requests.
     assert!(
         d.column(0)

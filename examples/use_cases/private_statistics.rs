@@ -126,9 +126,10 @@ pub async fn run(transport: &str) -> privgrid::Result<([f32; 2], [f32; 2])> {
     let release = dp_weight.get_dp(DpRelease::laplace(0.6)).await?;
     println!(
         "6. bob gave eve a budget of ε = 1; her DP average weight: {:.2} kg \
-         (sensitivity {:.2} kg, cost ε = {}, remaining ε = {})",
+         (sensitivity {:.2} kg, noise scale ≈ {:.1} kg, cost ε = {}, remaining ε = {})",
         release.item().unwrap_or(f64::NAN),
         release.sensitivity,
+        release.sensitivity / release.cost.epsilon,
         release.cost.epsilon,
         release.remaining.epsilon
     );

@@ -333,35 +333,54 @@ impl Gateway {
 
     /// Starts serving at `address`.
     pub async fn serve(self, address: impl IntoAddress) -> crate::Result<GatewayHandle> {
-        let address = address.into_address()?;
         let state = Arc::new(GatewayState {
             config: self.config,
             nodes: Mutex::new(HashMap::new()),
         });
+        let mut handle = GatewayHandle {
+            state,
+            servers: Vec::new(),
+        };
+        handle.listen(address).await?;
+        Ok(handle)
+    }
+}
+
+/// A running gateway. Dropping it stops its servers.
+pub struct GatewayHandle {
+    state: Arc<GatewayState>,
+    servers: Vec<ServerHandle>,
+}
+
+impl GatewayHandle {
+    /// Also serves the same registry at `address` (e.g. TCP for nodes, HTTP for people).
+    pub async fn listen(&mut self, address: impl IntoAddress) -> crate::Result<&Address> {
+        let address = address.into_address()?;
         let routes = matches!(address, Address::Http { .. })
-            .then(|| super::gateway_http::routes(state.clone()));
+            .then(|| super::gateway_http::routes(self.state.clone()));
         let server = transport::serve(
             &address,
-            Arc::new(GatewayHandler(state.clone())),
-            &state.config.transport,
+            Arc::new(GatewayHandler(self.state.clone())),
+            &self.state.config.transport,
             routes,
         )
         .await?;
         tracing::info!(url = %server.url(), "gateway listening");
-        Ok(GatewayHandle { state, server })
+        self.servers.push(server);
+        Ok(self.servers.last().expect("just pushed").url())
     }
-}
 
-/// A running gateway. Dropping it stops the server.
-pub struct GatewayHandle {
-    state: Arc<GatewayState>,
-    server: ServerHandle,
-}
-
-impl GatewayHandle {
-    /// The address nodes and data scientists connect to.
+    /// The first address nodes and data scientists connect to.
     pub fn url(&self) -> &Address {
-        self.server.url()
+        self.servers
+            .first()
+            .expect("a gateway handle always serves somewhere")
+            .url()
+    }
+
+    /// Every address the gateway serves at.
+    pub fn urls(&self) -> Vec<Address> {
+        self.servers.iter().map(|s| s.url().clone()).collect()
     }
 
     /// The registration secret nodes must present.
@@ -374,16 +393,18 @@ impl GatewayHandle {
         self.state.live_nodes()
     }
 
-    /// Stops serving and waits until the server has ended.
+    /// Stops serving and waits until the servers have ended.
     pub async fn shutdown(self) {
-        self.server.shutdown().await;
+        for server in self.servers {
+            server.shutdown().await;
+        }
     }
 }
 
 impl std::fmt::Debug for GatewayHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GatewayHandle")
-            .field("url", self.url())
+            .field("urls", &self.urls())
             .finish()
     }
 }

@@ -1,6 +1,7 @@
 //! How a node is set up: its name, initial users, storage, limits and gateway secret.
 
 use crate::node::auth::AuthConfig;
+use crate::plan::PlanLimits;
 use crate::protocol::{Role, WireLimits};
 use crate::transport::TransportConfig;
 use std::fmt;
@@ -36,6 +37,8 @@ pub struct NodeConfig {
     pub max_objects: usize,
     /// The most commands in one batch.
     pub max_batch: usize,
+    /// Limits on the plans the node accepts and runs.
+    pub plan_limits: PlanLimits,
     /// The gateway's registration secret, used by [`NodeHandle::join`](crate::node::NodeHandle::join).
     pub gateway_secret: Option<String>,
 }
@@ -52,6 +55,7 @@ impl NodeConfig {
             wire: WireLimits::default(),
             max_objects: 1_000_000,
             max_batch: 100_000,
+            plan_limits: PlanLimits::default(),
             gateway_secret: None,
         }
     }
@@ -88,6 +92,12 @@ impl NodeConfig {
     /// Sets the gateway registration secret.
     pub fn gateway_secret(mut self, secret: impl Into<String>) -> Self {
         self.gateway_secret = Some(secret.into());
+        self
+    }
+
+    /// Sets the limits on plans the node accepts and runs.
+    pub fn plan_limits(mut self, limits: PlanLimits) -> Self {
+        self.plan_limits = limits;
         self
     }
 

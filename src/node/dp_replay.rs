@@ -73,6 +73,12 @@ fn replay_memo(
                 ),
             ));
         }
+        Lineage::Plan => {
+            return Err(refuse(
+                "plan",
+                "the object is an output of a plan, whose sensitivity the node does not track",
+            ));
+        }
         Lineage::Derived { op, inputs, .. } => {
             let mut operands = Vec::with_capacity(inputs.len());
             for input in inputs {
@@ -268,7 +274,8 @@ mod tests {
         let exp = derive(TensorOp::Exp, vec![data()]);
         let softmax = derive(TensorOp::Softmax, vec![data()]);
         let uploaded = derive(TensorOp::Add, vec![data(), Arc::new(Lineage::Uploaded)]);
-        for lineage in [exp, softmax, uploaded, Arc::new(Lineage::TooDeep)] {
+        let plan = derive(TensorOp::Sum, vec![Arc::new(Lineage::Plan)]);
+        for lineage in [exp, softmax, uploaded, Arc::new(Lineage::TooDeep), plan] {
             match replay(&lineage, &lookup) {
                 Err(PrivacyError::UnboundedSensitivity { reason, .. }) => {
                     assert!(!reason.is_empty())

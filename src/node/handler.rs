@@ -4,6 +4,7 @@
 use super::config::NodeConfig;
 use super::execute;
 use super::objects::{Entry, Lineage, ObjectTable};
+use super::plans::{self, PlanTable};
 use crate::node::auth::{AuthError, Authenticator, Session};
 use crate::node::store::{ObjectMeta, ObjectRecord, Store, StoreError};
 use crate::protocol::*;
@@ -55,6 +56,7 @@ pub struct NodeState {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) auth: Authenticator,
     pub(crate) objects: ObjectTable,
+    pub(crate) plans: PlanTable,
     /// Woken whenever the published catalog changes (the gateway heartbeat pushes it).
     pub(crate) catalog_changed: Notify,
 }
@@ -82,6 +84,7 @@ impl NodeState {
             store,
             auth,
             objects,
+            plans: PlanTable::default(),
             catalog_changed: Notify::new(),
         })
     }
@@ -254,6 +257,23 @@ impl NodeState {
                 self.objects.set_policy(&id, policy);
                 Ok(Response::Done)
             }
+            Request::SendPlan { id, plan } => {
+                if self.objects.get(&id).is_some() {
+                    return Err(fail(
+                        ErrorCode::Conflict,
+                        format!("id {id} is already in use"),
+                    ));
+                }
+                self.plans
+                    .insert(id, *plan, &session.user, &self.config.plan_limits)?;
+                Ok(Response::Stored)
+            }
+            Request::GetPlan { id } => Ok(Response::Plan(Box::new(
+                self.plans
+                    .get_for(&id, &session.user, session.role)?
+                    .as_ref()
+                    .clone(),
+            ))),
             privacy @ (Request::GetDp { .. }
             | Request::SetBudget { .. }
             | Request::BudgetStatus { .. }
@@ -321,7 +341,10 @@ impl NodeState {
 
     fn delete(&self, session: &Session, id: ObjectId) -> Result<bool, Failure> {
         let Some(entry) = self.objects.get(&id) else {
-            return Ok(false);
+            return Ok(self
+                .plans
+                .remove(&id, &session.user, session.role)?
+                .is_some());
         };
         if entry.published || entry.creator != session.user {
             Self::require_owner(session)?;
@@ -354,7 +377,12 @@ impl NodeState {
                 Command::Apply { result, op, inputs } if failure.is_none() => {
                     self.apply(session, result, op, &inputs)
                 }
-                Command::Apply { .. } => continue, // skipped after a failure
+                Command::RunPlan {
+                    plan,
+                    inputs,
+                    results,
+                } if failure.is_none() => self.run_plan(session, plan, &inputs, &results),
+                Command::Apply { .. } | Command::RunPlan { .. } => continue, // skipped after a failure
                 Command::Delete { id } => self.delete(session, id).map(|_| ()),
             };
             if let Err(error) = result
@@ -367,6 +395,49 @@ impl NodeState {
             }
         }
         Ok(failure)
+    }
+
+    fn run_plan(
+        &self,
+        session: &Session,
+        plan: ObjectId,
+        inputs: &[ObjectId],
+        results: &[ObjectId],
+    ) -> Result<(), Failure> {
+        let stored = self.plans.get(&plan)?;
+        let graph = stored.plan.graph();
+        if inputs.len() != graph.inputs.len() || results.len() != graph.outputs.len() {
+            return Err(fail(
+                ErrorCode::InvalidPlan,
+                format!(
+                    "plan {plan} takes {} inputs and gives {} outputs; got {} inputs and {} result ids",
+                    graph.inputs.len(),
+                    graph.outputs.len(),
+                    inputs.len(),
+                    results.len()
+                ),
+            ));
+        }
+        if let Some(taken) = results.iter().find(|id| self.objects.get(id).is_some()) {
+            return Err(fail(
+                ErrorCode::Conflict,
+                format!("object id {taken} is already in use"),
+            ));
+        }
+        let entries = inputs
+            .iter()
+            .map(|id| self.entry(id))
+            .collect::<Result<Vec<_>, _>>()?;
+        let outputs = plans::run(
+            &stored.plan,
+            &entries,
+            &session.user,
+            &self.config.plan_limits,
+        )?;
+        for (id, entry) in results.iter().zip(outputs) {
+            self.insert(*id, entry)?;
+        }
+        Ok(())
     }
 
     fn apply(
@@ -448,6 +519,8 @@ fn request_kind(request: &Request) -> &'static str {
         Request::RemoveUser { .. } => "remove_user",
         Request::ListUsers => "list_users",
         Request::SetPolicy { .. } => "set_policy",
+        Request::SendPlan { .. } => "send_plan",
+        Request::GetPlan { .. } => "get_plan",
         _ => "other",
     }
 }

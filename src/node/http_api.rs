@@ -132,6 +132,14 @@ async fn login(State(state): State<Arc<NodeState>>, body: Option<Json<LoginBody>
     }
 }
 
+/// A tensor as JSON. The values stay `f32` so they print in their shortest form (`3.2`, not
+/// the `3.200000047683716` of a widening to f64).
+#[derive(serde::Serialize)]
+struct ObjectJson {
+    shape: Vec<usize>,
+    data: Vec<f32>,
+}
+
 /// `?tags=#a,#b&text=words`
 #[derive(Deserialize)]
 pub(crate) struct SearchParams {
@@ -194,9 +202,11 @@ async fn object(
         return error_response(&ErrorResponse::new(ErrorCode::NotFound, "no such object"));
     };
     match respond(state, Some(token), Request::GetTensor { id }).await {
-        Response::Tensor(t) => {
-            Json(json!({ "shape": t.shape(), "data": t.to_vec() })).into_response()
-        }
+        Response::Tensor(t) => Json(ObjectJson {
+            shape: t.shape().to_vec(),
+            data: t.into_vec(),
+        })
+        .into_response(),
         Response::Error(e) => error_response(&e),
         _ => error_response(&ErrorResponse::new(
             ErrorCode::Internal,

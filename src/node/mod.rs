@@ -18,6 +18,7 @@ mod gateway_link;
 mod handler;
 pub(crate) mod http_api;
 pub mod objects;
+pub mod plans;
 mod privacy_http;
 mod requests;
 mod server;

@@ -31,6 +31,8 @@ pub enum Lineage {
     },
     /// A history longer than [`MAX_LINEAGE_DEPTH`] ops; nothing is inferred from it.
     TooDeep,
+    /// An output of a plan; nothing is inferred from it.
+    Plan,
 }
 
 /// Histories longer than this are not kept (the object becomes [`Lineage::TooDeep`]), which

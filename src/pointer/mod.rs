@@ -8,12 +8,14 @@
 
 mod client;
 mod dp;
+mod plan_pointer;
 #[allow(clippy::module_inception)]
 mod pointer;
 mod publish;
 mod session;
 
 pub use client::Client;
+pub use plan_pointer::PlanPointer;
 pub use pointer::Pointer;
 pub use publish::Publish;
 pub use session::{BATCH_COMMANDS, Session};

@@ -53,6 +53,16 @@ impl Pointer {
         Self::new(session, id, true, None, None)
     }
 
+    /// The pointer to a result that `session` will create (poisoned if it cannot be).
+    pub(crate) fn result(session: Session, id: ObjectId, poison: Option<String>) -> Self {
+        Self::new(session, id, true, None, poison)
+    }
+
+    /// Why this pointer cannot be used, if it cannot.
+    pub(crate) fn poison(&self) -> Option<&str> {
+        self.inner.poison.as_deref()
+    }
+
     pub(crate) fn found(session: Session, summary: ObjectSummary) -> Self {
         Self::new(session, summary.id, false, Some(summary), None)
     }

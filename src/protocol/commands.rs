@@ -129,6 +129,15 @@ pub enum Command {
         /// The object to delete.
         id: ObjectId,
     },
+    /// Run a stored plan on stored tensors; its outputs are stored under `results`.
+    RunPlan {
+        /// The plan (sent earlier with [`Request::SendPlan`](super::Request::SendPlan)).
+        plan: ObjectId,
+        /// The plan's inputs, in order.
+        inputs: Vec<ObjectId>,
+        /// Ids for the plan's outputs, in order (chosen by the client, must be unused).
+        results: Vec<ObjectId>,
+    },
 }
 
 #[cfg(test)]

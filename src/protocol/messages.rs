@@ -7,6 +7,7 @@ use super::{
     AccessPolicy, AuthToken, Command, ErrorCode, ObjectId, ObjectSummary, Role, SearchQuery,
 };
 use super::{BudgetLine, BudgetScope, DataRequest, DataRequestForm, DpRefusal, DpRelease, DpValue};
+use crate::plan::Plan;
 use crate::privacy::Budget;
 use crate::tensor::Tensor;
 use serde::{Deserialize, Serialize};
@@ -93,6 +94,18 @@ pub enum Request {
     GridSearch {
         /// What to look for.
         query: SearchQuery,
+    },
+    /// Store a plan on the node (validated against the node's limits before it is kept).
+    SendPlan {
+        /// The id to store it under (chosen by the client, must be unused).
+        id: ObjectId,
+        /// The plan.
+        plan: Box<Plan>,
+    },
+    /// Fetch a stored plan (its sender and the node's owners only).
+    GetPlan {
+        /// The plan.
+        id: ObjectId,
     },
     /// Release an object with differential privacy, charged to the caller's budgets;
     /// answered with [`Response::DpReleased`] or [`Response::DpRefused`].
@@ -241,6 +254,8 @@ pub enum Response {
     Nodes(Vec<NodeInfo>),
     /// Grid search results, one entry per live node with matches.
     GridResults(Vec<NodeResults>),
+    /// A stored plan.
+    Plan(Box<Plan>),
     /// A differentially private release and its cost.
     DpReleased(DpValue),
     /// A DP release was refused (nothing was charged), with the figures or the reason.

@@ -139,13 +139,7 @@ pub(crate) async fn read_body_limited(
 #[async_trait::async_trait]
 impl Transport for HttpTransport {
     async fn call(&self, request: Bytes) -> Result<Bytes, TransportError> {
-        let max = self.config.max_frame_bytes;
-        if request.len() > max {
-            return Err(TransportError::FrameTooLarge {
-                size: request.len(),
-                max,
-            });
-        }
+        let max = self.config.check_size(request.len())?;
         let timeout = self.config.request_timeout;
         let response = self
             .client

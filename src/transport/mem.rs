@@ -44,13 +44,7 @@ impl MemTransport {
 #[async_trait::async_trait]
 impl Transport for MemTransport {
     async fn call(&self, request: Bytes) -> Result<Bytes, TransportError> {
-        let max = self.config.max_frame_bytes;
-        if request.len() > max {
-            return Err(TransportError::FrameTooLarge {
-                size: request.len(),
-                max,
-            });
-        }
+        self.config.check_size(request.len())?;
         let handler = hub()
             .get(&self.name)
             .and_then(Weak::upgrade)
@@ -58,12 +52,7 @@ impl Transport for MemTransport {
         let response = tokio::time::timeout(self.config.request_timeout, handler.handle(request))
             .await
             .map_err(|_| TransportError::Timeout(self.config.request_timeout))?;
-        if response.len() > max {
-            return Err(TransportError::FrameTooLarge {
-                size: response.len(),
-                max,
-            });
-        }
+        self.config.check_size(response.len())?;
         Ok(Bytes::from(response))
     }
 

@@ -78,6 +78,18 @@ impl Default for TransportConfig {
     }
 }
 
+impl TransportConfig {
+    /// `Ok(max_frame_bytes)` if a message of `len` bytes fits, else [`TransportError::FrameTooLarge`].
+    pub fn check_size(&self, len: usize) -> Result<usize, TransportError> {
+        let max = self.max_frame_bytes;
+        if len > max {
+            Err(TransportError::FrameTooLarge { size: len, max })
+        } else {
+            Ok(max)
+        }
+    }
+}
+
 /// What went wrong moving bytes.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

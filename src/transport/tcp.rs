@@ -287,13 +287,7 @@ async fn read_responses(read_half: OwnedReadHalf, pending: Arc<StdMutex<Pending>
 #[async_trait::async_trait]
 impl Transport for TcpTransport {
     async fn call(&self, request: Bytes) -> Result<Bytes, TransportError> {
-        let max = self.config.max_frame_bytes;
-        if request.len() > max {
-            return Err(TransportError::FrameTooLarge {
-                size: request.len(),
-                max,
-            });
-        }
+        let max = self.config.check_size(request.len())?;
         let connection = self.connection().await?;
         let id = connection.next_id.fetch_add(1, Ordering::Relaxed);
         let (reply, response) = oneshot::channel();

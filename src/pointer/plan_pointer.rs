@@ -1,0 +1,133 @@
+//! [`PlanPointer`]: a handle to a plan stored on a node, run there on the node's tensors.
+
+use super::client::unexpected;
+use super::pointer::Pointer;
+use super::session::Session;
+use crate::error::{Error, Result};
+use crate::plan::Plan;
+use crate::protocol::*;
+use std::sync::Arc;
+
+struct PlanInner {
+    session: Session,
+    id: ObjectId,
+    inputs: usize,
+    outputs: usize,
+}
+
+impl Drop for PlanInner {
+    fn drop(&mut self) {
+        self.session.inner.enqueue(Command::Delete { id: self.id });
+    }
+}
+
+/// A plan stored on a node. Running it is lazy and pipelined like pointer ops; the node
+/// deletes the plan when the last clone of its pointer is dropped.
+///
+/// ```no_run
+/// use privgrid::plan::Mlp;
+/// # async fn demo(session: privgrid::pointer::Session, data: privgrid::pointer::Pointer) -> privgrid::Result<()> {
+/// let model = session.send_plan(&Mlp::new(&[64, 32, 10])).await?;
+/// let logits = &model.run(&[&data])[0];
+/// let values = logits.get().await?; // only if the data owner allows raw values of `data`
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct PlanPointer {
+    inner: Arc<PlanInner>,
+}
+
+impl PlanPointer {
+    /// The plan's id on the node.
+    pub fn id(&self) -> ObjectId {
+        self.inner.id
+    }
+
+    /// How many inputs the plan takes.
+    pub fn input_count(&self) -> usize {
+        self.inner.inputs
+    }
+
+    /// Runs the plan on the node with these inputs (all on the same node and session); returns
+    /// one pointer per plan output at once. The outputs inherit the strictest policy of the
+    /// inputs. Errors (wrong input count or shapes) surface at the next `get` or `flush`.
+    pub fn run(&self, inputs: &[&Pointer]) -> Vec<Pointer> {
+        let session = &self.inner.session;
+        let results: Vec<ObjectId> = (0..self.inner.outputs)
+            .map(|_| session.inner.allocate_id())
+            .collect();
+        let foreign = inputs
+            .iter()
+            .any(|p| !Arc::ptr_eq(&p.session().inner, &session.inner));
+        let poison = if foreign {
+            Some("plan inputs live on a different node or session than the plan".to_string())
+        } else if inputs.len() != self.inner.inputs {
+            Some(format!(
+                "the plan takes {} inputs, got {}",
+                self.inner.inputs,
+                inputs.len()
+            ))
+        } else {
+            inputs.iter().find_map(|p| p.poison().map(str::to_string))
+        };
+        if poison.is_none() {
+            session.inner.enqueue(Command::RunPlan {
+                plan: self.inner.id,
+                inputs: inputs.iter().map(|p| p.id()).collect(),
+                results: results.clone(),
+            });
+        }
+        results
+            .into_iter()
+            .map(|id| Pointer::result(session.clone(), id, poison.clone()))
+            .collect()
+    }
+
+    /// Fetches the plan back (its sender and the node's owners only).
+    pub async fn get(&self) -> Result<Plan> {
+        self.inner.session.flush().await?;
+        match self
+            .inner
+            .session
+            .call(Request::GetPlan { id: self.inner.id })
+            .await?
+        {
+            Response::Plan(plan) => Ok(*plan),
+            other => Err(unexpected(other)),
+        }
+    }
+}
+
+impl Session {
+    /// Sends a plan to the node, which validates it against its limits before keeping it.
+    pub async fn send_plan(&self, plan: &Plan) -> Result<PlanPointer> {
+        let id = self.inner.allocate_id();
+        let request = Request::SendPlan {
+            id,
+            plan: Box::new(plan.clone()),
+        };
+        match self.call(request).await? {
+            Response::Stored => Ok(PlanPointer {
+                inner: Arc::new(PlanInner {
+                    session: self.clone(),
+                    id,
+                    inputs: plan.graph().inputs.len(),
+                    outputs: plan.graph().outputs.len(),
+                }),
+            }),
+            Response::Error(e) => Err(Error::from(e)),
+            other => Err(unexpected(other)),
+        }
+    }
+}
+
+impl std::fmt::Debug for PlanPointer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "PlanPointer({}@{})",
+            self.inner.id,
+            self.inner.session.node()
+        )
+    }
+}
