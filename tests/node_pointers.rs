@@ -236,3 +236,43 @@ async fn requests_without_or_with_bad_tokens_are_refused() {
         Err(Error::Unauthenticated(_))
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_and_object_limits_refuse_more_and_the_node_goes_on() {
+    let config = NodeConfig::new("small")
+        .auth(AuthConfig::insecure_fast_for_tests())
+        .user("bob", "bob-secret", Role::Owner)
+        .max_memory_bytes(4096)
+        .max_objects(3);
+    let node = Node::new(config).serve(address("mem")).await.unwrap();
+    let bob = Client::connect(node.url())
+        .await
+        .unwrap()
+        .login("bob", "bob-secret")
+        .await
+        .unwrap();
+    let too_big = bob.send(Tensor::zeros(&[2048])).await.unwrap_err();
+    assert!(
+        matches!(
+            too_big,
+            Error::Remote {
+                code: privgrid::protocol::ErrorCode::TooLarge,
+                ..
+            }
+        ),
+        "{too_big}"
+    );
+    let a = bob.send(Tensor::zeros(&[256])).await.unwrap();
+    let b = bob.send(Tensor::zeros(&[256])).await.unwrap();
+    let c = bob.send(Tensor::zeros(&[256])).await.unwrap();
+    assert!(
+        bob.send(Tensor::zeros(&[1])).await.is_err(),
+        "the object limit holds"
+    );
+    drop((b, c));
+    bob.flush().await.unwrap();
+    // Freed objects make room again.
+    let d = bob.send(Tensor::zeros(&[256])).await.unwrap();
+    assert_eq!(a.sum().get().await.unwrap().item().unwrap(), 0.0);
+    drop(d);
+}

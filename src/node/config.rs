@@ -35,6 +35,8 @@ pub struct NodeConfig {
     pub wire: WireLimits,
     /// The most live objects the node holds; requests creating more are refused.
     pub max_objects: usize,
+    /// The most tensor bytes the node holds in memory; requests creating more are refused.
+    pub max_memory_bytes: usize,
     /// The most commands in one batch.
     pub max_batch: usize,
     /// Limits on the plans the node accepts and runs.
@@ -54,6 +56,7 @@ impl NodeConfig {
             transport: TransportConfig::default(),
             wire: WireLimits::default(),
             max_objects: 1_000_000,
+            max_memory_bytes: 8 << 30,
             max_batch: 100_000,
             plan_limits: PlanLimits::default(),
             gateway_secret: None,
@@ -98,6 +101,12 @@ impl NodeConfig {
     /// Sets the limits on plans the node accepts and runs.
     pub fn plan_limits(mut self, limits: PlanLimits) -> Self {
         self.plan_limits = limits;
+        self
+    }
+
+    /// Sets the most tensor bytes the node holds in memory.
+    pub fn max_memory_bytes(mut self, max: usize) -> Self {
+        self.max_memory_bytes = max;
         self
     }
 

@@ -300,6 +300,16 @@ impl NodeState {
                 ),
             ));
         }
+        let bytes = entry.tensor.len().saturating_mul(4);
+        if self.objects.stored_bytes().saturating_add(bytes) > self.config.max_memory_bytes {
+            return Err(fail(
+                ErrorCode::TooLarge,
+                format!(
+                    "storing {bytes} more bytes would exceed the node's memory limit of {} bytes",
+                    self.config.max_memory_bytes
+                ),
+            ));
+        }
         if self.objects.insert_new(id, entry) {
             Ok(())
         } else {

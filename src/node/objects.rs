@@ -11,6 +11,7 @@
 use crate::protocol::{AccessPolicy, ObjectId, Role, TensorOp};
 use crate::tensor::Tensor;
 use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 /// How an object came to be, kept for access checks and privacy accounting.
@@ -80,6 +81,8 @@ pub struct Entry {
 #[derive(Debug, Default)]
 pub struct ObjectTable {
     entries: RwLock<HashMap<ObjectId, Arc<Entry>>>,
+    /// Bytes of tensor data held by the live entries.
+    bytes: AtomicUsize,
 }
 
 impl ObjectTable {
@@ -102,13 +105,25 @@ impl ObjectTable {
         if entries.contains_key(&id) {
             return false;
         }
+        self.bytes
+            .fetch_add(entry.tensor.len() * 4, Ordering::Relaxed);
         entries.insert(id, Arc::new(entry));
         true
     }
 
     /// Removes an entry.
     pub fn remove(&self, id: &ObjectId) -> Option<Arc<Entry>> {
-        self.write().remove(id)
+        let removed = self.write().remove(id);
+        if let Some(entry) = &removed {
+            self.bytes
+                .fetch_sub(entry.tensor.len() * 4, Ordering::Relaxed);
+        }
+        removed
+    }
+
+    /// Bytes of tensor data held by the live objects.
+    pub fn stored_bytes(&self) -> usize {
+        self.bytes.load(Ordering::Relaxed)
     }
 
     /// Replaces the policy of an entry (for datasets whose policy the owner changed).
