@@ -531,7 +531,16 @@ fn request_kind(request: &Request) -> &'static str {
         Request::SetPolicy { .. } => "set_policy",
         Request::SendPlan { .. } => "send_plan",
         Request::GetPlan { .. } => "get_plan",
-        _ => "other",
+        Request::GetDp { .. } => "get_dp",
+        Request::SetBudget { .. } => "set_budget",
+        Request::BudgetStatus { .. } => "budget_status",
+        Request::FileRequest(_) => "file_request",
+        Request::ListRequests { .. } => "list_requests",
+        Request::DecideRequest { .. } => "decide_request",
+        Request::Join(_)
+        | Request::Heartbeat(_)
+        | Request::ListNodes
+        | Request::GridSearch { .. } => "gateway_only",
     }
 }
 
