@@ -1,6 +1,7 @@
 //! Grid benchmarks, each beside its baseline measured in the same run:
 //! - pointer ops pipelined on one TCP connection vs one round trip per op (flush after each);
-//! - search across 10 nodes through the gateway vs across 1 node.
+//! - search across 10 nodes through the gateway vs across 1 node;
+//! - a DP release of a mean (sensitivity from the lineage, budget charged durably) vs a raw get.
 //!
 //! Run: `cargo bench --bench grid`
 
@@ -12,7 +13,8 @@ use privgrid::Tensor;
 use privgrid::grid::{Credentials, Gateway, GatewayConfig, Grid};
 use privgrid::node::{AuthConfig, Node, NodeConfig, NodeHandle};
 use privgrid::pointer::Client;
-use privgrid::protocol::Role;
+use privgrid::privacy::Budget;
+use privgrid::protocol::{BudgetScope, DpRelease, Role};
 use std::time::{Duration, Instant};
 use tokio::runtime::Runtime;
 
@@ -137,5 +139,56 @@ fn grid_search(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, pipelined_ops, grid_search);
+fn dp_release(c: &mut Criterion) {
+    let rt = runtime();
+    let config = node_config("dp").user("eve", "eve-secret", Role::Scientist);
+    let node = rt
+        .block_on(Node::new(config).serve("tcp://127.0.0.1:0"))
+        .unwrap();
+    let (raw, noisy) = rt
+        .block_on(async {
+            let bob = Client::connect(node.url())
+                .await?
+                .login("bob", "bob-secret")
+                .await?;
+            let rows: Vec<f32> = (0..1000).map(|i| (i % 50) as f32).collect();
+            let data = bob
+                .publish(Tensor::from_shape_vec(&[1000, 1], rows)?)
+                .tags(["#dp"])
+                .bounds(0.0, 50.0)
+                .send()
+                .await?;
+            bob.set_budget(
+                BudgetScope::user_on("eve", data.id()),
+                Budget::new(1e9, 0.5)?,
+            )
+            .await?;
+            let eve = Client::connect(node.url())
+                .await?
+                .login("eve", "eve-secret")
+                .await?;
+            let theirs = eve.pointer(data.id()).await?;
+            Ok::<_, privgrid::Error>((data.column(0).mean(), theirs.column(0).mean()))
+        })
+        .unwrap();
+    let mut group = c.benchmark_group("mean_of_1000_rows_tcp");
+    group
+        .sample_size(30)
+        .measurement_time(Duration::from_secs(3));
+    group.bench_function("baseline_raw_get_by_owner", |b| {
+        b.iter(|| rt.block_on(raw.get()).unwrap())
+    });
+    group.bench_function("dp_laplace_release", |b| {
+        b.iter(|| rt.block_on(noisy.get_dp(DpRelease::laplace(0.1))).unwrap())
+    });
+    group.bench_function("dp_gaussian_release", |b| {
+        b.iter(|| {
+            rt.block_on(noisy.get_dp(DpRelease::gaussian(0.1, 1e-9)))
+                .unwrap()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, pipelined_ops, grid_search, dp_release);
 criterion_main!(benches);

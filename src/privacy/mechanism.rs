@@ -256,9 +256,7 @@ impl GaussianMechanism {
     ) -> Result<Self, PrivacyError> {
         positive("epsilon", epsilon)?;
         open_unit("delta", delta)?;
-        let eps_at = |z: f64| gaussian_rdp_epsilon(z, delta).epsilon;
-        let z = solve_decreasing(eps_at, epsilon, 0.0, 1.0)
-            .ok_or_else(|| PrivacyError::invalid("epsilon", epsilon, "too small"))?;
+        let z = calibrated_noise_multiplier(epsilon, delta)?;
         Self::with_noise_multiplier(z, l2_sensitivity, dimension)
     }
 
@@ -315,3 +313,27 @@ macro_rules! impl_mechanism {
 }
 
 impl_mechanism!(LaplaceMechanism, GaussianMechanism);
+
+/// The smallest noise multiplier whose RDP guarantee gives (ε, δ)-DP. It depends on (ε, δ)
+/// only, and the bisection costs ~2 ms, so a node serving many releases at the same (ε, δ)
+/// remembers recent answers (a pure function: the cache never changes a result).
+fn calibrated_noise_multiplier(epsilon: f64, delta: f64) -> Result<f64, PrivacyError> {
+    use std::collections::HashMap;
+    use std::sync::{LazyLock, Mutex};
+    static CACHE: LazyLock<Mutex<HashMap<(u64, u64), f64>>> =
+        LazyLock::new(|| Mutex::new(HashMap::new()));
+    const CAPACITY: usize = 1024;
+    let key = (epsilon.to_bits(), delta.to_bits());
+    if let Some(&z) = CACHE.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        return Ok(z);
+    }
+    let eps_at = |z: f64| gaussian_rdp_epsilon(z, delta).epsilon;
+    let z = solve_decreasing(eps_at, epsilon, 0.0, 1.0)
+        .ok_or_else(|| PrivacyError::invalid("epsilon", epsilon, "too small"))?;
+    let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    if cache.len() >= CAPACITY {
+        cache.clear();
+    }
+    cache.insert(key, z);
+    Ok(z)
+}
