@@ -1,43 +1,32 @@
 //! Use case 1 (private statistics) on a simulated grid: a gateway and several nodes in one
 //! process, the same scenario over mem, TCP and HTTP; and the gateway's liveness rules.
 
+mod common;
+
 use bytes::Bytes;
 use privgrid::grid::{Credentials, Gateway, GatewayConfig, GatewayHandle, Grid};
 use privgrid::node::{AuthConfig, Node, NodeConfig, NodeHandle};
-use privgrid::pointer::Client;
 use privgrid::protocol::*;
 use privgrid::transport::{self, Handler, TransportConfig};
 use privgrid::{Error, Tensor};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-
-static NEXT: AtomicU64 = AtomicU64::new(0);
-
-fn address(scheme: &str) -> String {
-    match scheme {
-        "mem" => format!("mem://grid-{}", NEXT.fetch_add(1, Ordering::Relaxed)),
-        other => format!("{other}://127.0.0.1:0"),
-    }
-}
 
 const SECRET: &str = "grid-registration-secret";
 
 async fn gateway(scheme: &str, config: GatewayConfig) -> GatewayHandle {
     Gateway::new(config.secret(SECRET))
-        .serve(address(scheme))
+        .serve(common::any_address(scheme))
         .await
         .unwrap()
 }
 
 async fn hospital(scheme: &str, name: &str, gateway: &GatewayHandle) -> NodeHandle {
-    let config = NodeConfig::new(name)
-        .auth(AuthConfig::insecure_fast_for_tests())
-        .user("bob", "bob-secret", Role::Owner)
-        .user("alice", "alice-secret", Role::Scientist)
-        .user("eve", "eve-secret", Role::Scientist)
-        .gateway_secret(SECRET);
-    let mut node = Node::new(config).serve(address(scheme)).await.unwrap();
+    let config = common::hospital_config(name).gateway_secret(SECRET);
+    let mut node = Node::new(config)
+        .serve(common::any_address(scheme))
+        .await
+        .unwrap();
     node.join(gateway.url()).await.unwrap();
     node
 }
@@ -56,12 +45,7 @@ async fn private_statistics(scheme: &str) {
         hospital(scheme, "clinic", &gw).await,
     ];
     for (i, node) in nodes.iter().enumerate() {
-        let bob = Client::connect(node.url())
-            .await
-            .unwrap()
-            .login("bob", "bob-secret")
-            .await
-            .unwrap();
+        let bob = common::login(node.url(), "bob", "bob-secret").await;
         let tags: &[&str] = if i < 2 {
             &["#February", "#birth-records"]
         } else {
@@ -183,12 +167,7 @@ async fn a_hanging_node_does_not_delay_search_past_its_timeout() {
     )
     .await;
     let good = hospital("tcp", "good", &gw).await;
-    let bob = Client::connect(good.url())
-        .await
-        .unwrap()
-        .login("bob", "bob-secret")
-        .await
-        .unwrap();
+    let bob = common::login(good.url(), "bob", "bob-secret").await;
     bob.publish(Tensor::ones(&[2]))
         .tags(["#t"])
         .send()
@@ -269,12 +248,7 @@ async fn joining_with_the_wrong_secret_is_refused() {
 async fn gateway_json_api_lists_nodes_and_search_results() {
     let gw = gateway("http", GatewayConfig::default()).await;
     let node = hospital("tcp", "hospital", &gw).await;
-    let bob = Client::connect(node.url())
-        .await
-        .unwrap()
-        .login("bob", "bob-secret")
-        .await
-        .unwrap();
+    let bob = common::login(node.url(), "bob", "bob-secret").await;
     let p = bob
         .publish(Tensor::ones(&[3, 2]))
         .description("births")

@@ -2,18 +2,15 @@
 //! the same database file has its datasets, users, policies and tags; a foreign or garbage
 //! database file is a clear error.
 
+mod common;
+
 use privgrid::node::{AuthConfig, Node, NodeConfig, StoreError};
-use privgrid::pointer::Client;
 use privgrid::protocol::{AccessPolicy, Role};
 use privgrid::{Error, Tensor};
 use serde_json::{Value, json};
 
 fn config(name: &str) -> NodeConfig {
-    NodeConfig::new(name)
-        .auth(AuthConfig::insecure_fast_for_tests())
-        .user("bob", "bob-secret", Role::Owner)
-        .user("alice", "alice-secret", Role::Scientist)
-        .user("eve", "eve-secret", Role::Scientist)
+    common::hospital_config(name)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -22,12 +19,7 @@ async fn json_api_answers_with_the_documented_shapes_and_statuses() {
         .serve("http://127.0.0.1:0")
         .await
         .unwrap();
-    let bob = Client::connect(node.url())
-        .await
-        .unwrap()
-        .login("bob", "bob-secret")
-        .await
-        .unwrap();
+    let bob = common::login(node.url(), "bob", "bob-secret").await;
     let data = Tensor::from_shape_vec(&[2, 2], vec![3.2, 49.0, 3.5, 51.0]).unwrap();
     let p = bob
         .publish(data)
@@ -181,12 +173,7 @@ async fn a_restarted_node_has_everything_it_had() {
             .serve("tcp://127.0.0.1:0")
             .await
             .unwrap();
-        let bob = Client::connect(node.url())
-            .await
-            .unwrap()
-            .login("bob", "bob-secret")
-            .await
-            .unwrap();
+        let bob = common::login(node.url(), "bob", "bob-secret").await;
         let p = bob
             .publish(Tensor::from_shape_vec(&[2, 2], vec![1.0, 2.0, 3.0, 4.0]).unwrap())
             .description("kept")
@@ -210,12 +197,7 @@ async fn a_restarted_node_has_everything_it_had() {
         .auth(AuthConfig::insecure_fast_for_tests())
         .database(&db);
     let node = Node::new(config).serve("tcp://127.0.0.1:0").await.unwrap();
-    let carol = Client::connect(node.url())
-        .await
-        .unwrap()
-        .login("carol", "carol-secret")
-        .await
-        .unwrap();
+    let carol = common::login(node.url(), "carol", "carol-secret").await;
     let found = carol.search(["#kept"]).await.unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].id(), id);
@@ -224,12 +206,7 @@ async fn a_restarted_node_has_everything_it_had() {
         found[0].get().await.unwrap().to_vec(),
         vec![1.0, 2.0, 3.0, 4.0]
     );
-    let alice = Client::connect(node.url())
-        .await
-        .unwrap()
-        .login("alice", "alice-secret")
-        .await
-        .unwrap();
+    let alice = common::login(node.url(), "alice", "alice-secret").await;
     assert!(
         matches!(
             alice.pointer(id).await.unwrap().get().await,
@@ -237,12 +214,7 @@ async fn a_restarted_node_has_everything_it_had() {
         ),
         "the changed policy survived"
     );
-    let bob = Client::connect(node.url())
-        .await
-        .unwrap()
-        .login("bob", "bob-secret")
-        .await
-        .unwrap();
+    let bob = common::login(node.url(), "bob", "bob-secret").await;
     assert_eq!(bob.list_users().await.unwrap().len(), 4);
 }
 

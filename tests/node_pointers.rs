@@ -1,28 +1,18 @@
 //! One node, several users, over mem, TCP and HTTP: publishing, permissions on raw and derived
 //! values, lazy pipelined pointer ops, and remote deletion of dropped results.
 
+mod common;
+
 use privgrid::node::{AuthConfig, Node, NodeConfig, NodeHandle};
-use privgrid::pointer::Client;
 use privgrid::protocol::{AccessPolicy, Role};
 use privgrid::{Error, Tensor};
-use std::sync::atomic::{AtomicU64, Ordering};
-
-static NEXT: AtomicU64 = AtomicU64::new(0);
-
-fn address(scheme: &str) -> String {
-    match scheme {
-        "mem" => format!("mem://pointers-{}", NEXT.fetch_add(1, Ordering::Relaxed)),
-        other => format!("{other}://127.0.0.1:0"),
-    }
-}
 
 async fn hospital(scheme: &str) -> NodeHandle {
-    let config = NodeConfig::new("hospital")
-        .auth(AuthConfig::insecure_fast_for_tests())
-        .user("bob", "bob-secret", Role::Owner)
-        .user("alice", "alice-secret", Role::Scientist)
-        .user("eve", "eve-secret", Role::Scientist);
-    Node::new(config).serve(address(scheme)).await.unwrap()
+    let config = common::hospital_config("hospital");
+    Node::new(config)
+        .serve(common::any_address(scheme))
+        .await
+        .unwrap()
 }
 
 fn births() -> Tensor {
@@ -35,12 +25,7 @@ fn births() -> Tensor {
 
 async fn flow(scheme: &str) {
     let node = hospital(scheme).await;
-    let bob = Client::connect(node.url())
-        .await
-        .unwrap()
-        .login("bob", "bob-secret")
-        .await
-        .unwrap();
+    let bob = common::login(node.url(), "bob", "bob-secret").await;
     let records = bob
         .publish(births())
         .description("February births: weight (kg), height (cm)")
@@ -52,12 +37,7 @@ async fn flow(scheme: &str) {
         .unwrap();
     assert_eq!(records.shape(), Some(&[5, 2][..]));
 
-    let alice = Client::connect(node.url())
-        .await
-        .unwrap()
-        .login("alice", "alice-secret")
-        .await
-        .unwrap();
+    let alice = common::login(node.url(), "alice", "alice-secret").await;
     let found = alice.search(["#February", "#birth-records"]).await.unwrap();
     assert_eq!(found.len(), 1);
     let data = &found[0];
@@ -75,12 +55,7 @@ async fn flow(scheme: &str) {
     assert!((mean - 50.3).abs() < 1e-4);
 
     // eve is not allowed: no raw data, nothing derived from it.
-    let eve = Client::connect(node.url())
-        .await
-        .unwrap()
-        .login("eve", "eve-secret")
-        .await
-        .unwrap();
+    let eve = common::login(node.url(), "eve", "eve-secret").await;
     let eves = eve.search(["#February"]).await.unwrap();
     assert!(matches!(
         eves[0].get().await,
@@ -160,12 +135,7 @@ async fn use_case_flow_over_http() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_chained_ops_need_few_round_trips_and_dropped_results_are_deleted() {
     let node = hospital("tcp").await;
-    let bob = Client::connect(node.url())
-        .await
-        .unwrap()
-        .login("bob", "bob-secret")
-        .await
-        .unwrap();
+    let bob = common::login(node.url(), "bob", "bob-secret").await;
     let x = bob.send(Tensor::from_vec(vec![0.0; 4])).await.unwrap();
     let objects_before = node.object_count();
     let start = bob.round_trips();
@@ -190,12 +160,7 @@ async fn ten_thousand_chained_ops_need_few_round_trips_and_dropped_results_are_d
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_error_is_reported_with_its_op() {
     let node = hospital("mem").await;
-    let bob = Client::connect(node.url())
-        .await
-        .unwrap()
-        .login("bob", "bob-secret")
-        .await
-        .unwrap();
+    let bob = common::login(node.url(), "bob", "bob-secret").await;
     let x = bob.send(Tensor::zeros(&[2, 3])).await.unwrap();
     let bad = x.sum_axis(5);
     let later = bad.sum();
@@ -209,7 +174,9 @@ async fn the_first_error_is_reported_with_its_op() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_without_or_with_bad_tokens_are_refused() {
     let node = hospital("tcp").await;
-    let client = Client::connect(node.url()).await.unwrap();
+    let client = privgrid::pointer::Client::connect(node.url())
+        .await
+        .unwrap();
     assert!(matches!(
         client.login("alice", "wrong").await,
         Err(Error::Unauthenticated(_))
@@ -244,13 +211,11 @@ async fn memory_and_object_limits_refuse_more_and_the_node_goes_on() {
         .user("bob", "bob-secret", Role::Owner)
         .max_memory_bytes(4096)
         .max_objects(3);
-    let node = Node::new(config).serve(address("mem")).await.unwrap();
-    let bob = Client::connect(node.url())
-        .await
-        .unwrap()
-        .login("bob", "bob-secret")
+    let node = Node::new(config)
+        .serve(common::any_address("mem"))
         .await
         .unwrap();
+    let bob = common::login(node.url(), "bob", "bob-secret").await;
     let too_big = bob.send(Tensor::zeros(&[2048])).await.unwrap_err();
     assert!(
         matches!(

@@ -1,21 +1,12 @@
 //! Plans sent to a node and run where the data is give the same results as running them
 //! locally, over mem, TCP and HTTP; bad plans are typed errors and the node keeps serving.
 
-use privgrid::node::{AuthConfig, Node, NodeConfig};
+mod common;
+
+use privgrid::node::Node;
 use privgrid::plan::{Mlp, Plan, PlanLimits};
-use privgrid::pointer::Client;
-use privgrid::protocol::{ErrorCode, Role};
+use privgrid::protocol::ErrorCode;
 use privgrid::{Error, Tensor};
-use std::sync::atomic::{AtomicU64, Ordering};
-
-static NEXT: AtomicU64 = AtomicU64::new(0);
-
-fn address(scheme: &str) -> String {
-    match scheme {
-        "mem" => format!("mem://plans-{}", NEXT.fetch_add(1, Ordering::Relaxed)),
-        other => format!("{other}://127.0.0.1:0"),
-    }
-}
 
 fn data() -> Tensor {
     Tensor::from_shape_vec(
@@ -28,22 +19,15 @@ fn data() -> Tensor {
 }
 
 async fn remote_equals_local(scheme: &str) {
-    let config = NodeConfig::new("hospital")
-        .auth(AuthConfig::insecure_fast_for_tests())
-        .user("bob", "bob-secret", Role::Owner)
-        .user("alice", "alice-secret", Role::Scientist)
-        .user("eve", "eve-secret", Role::Scientist)
-        .plan_limits(PlanLimits {
-            max_ops: 50,
-            ..PlanLimits::default()
-        });
-    let node = Node::new(config).serve(address(scheme)).await.unwrap();
-    let bob = Client::connect(node.url())
-        .await
-        .unwrap()
-        .login("bob", "bob-secret")
+    let config = common::hospital_config("hospital").plan_limits(PlanLimits {
+        max_ops: 50,
+        ..PlanLimits::default()
+    });
+    let node = Node::new(config)
+        .serve(common::any_address(scheme))
         .await
         .unwrap();
+    let bob = common::login(node.url(), "bob", "bob-secret").await;
     bob.publish(data())
         .tags(["#digits"])
         .allow(["alice"])
@@ -51,12 +35,7 @@ async fn remote_equals_local(scheme: &str) {
         .await
         .unwrap();
 
-    let alice = Client::connect(node.url())
-        .await
-        .unwrap()
-        .login("alice", "alice-secret")
-        .await
-        .unwrap();
+    let alice = common::login(node.url(), "alice", "alice-secret").await;
     let x = &alice.search(["#digits"]).await.unwrap()[0];
     let model = Mlp::seeded(&[64, 32, 10], 3);
     let remote_model = alice.send_plan(&model).await.unwrap();
@@ -74,12 +53,7 @@ async fn remote_equals_local(scheme: &str) {
     assert_eq!(remote_model.get().await.unwrap(), model);
 
     // eve may neither read alice's plan nor the outputs of a plan run on data she can't read.
-    let eve = Client::connect(node.url())
-        .await
-        .unwrap()
-        .login("eve", "eve-secret")
-        .await
-        .unwrap();
+    let eve = common::login(node.url(), "eve", "eve-secret").await;
     let eve_x = &eve.search(["#digits"]).await.unwrap()[0];
     let eve_model = eve.send_plan(&model).await.unwrap();
     assert!(matches!(

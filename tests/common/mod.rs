@@ -102,3 +102,39 @@ pub async fn call(client: &dyn Transport, id: u64, body: Request) -> Response {
     assert_eq!(envelope.id, id, "response must echo the request id");
     envelope.body
 }
+
+/// A fresh address for a node or gateway: a unique `mem://` name, or loopback port 0.
+pub fn any_address(scheme: &str) -> String {
+    match scheme {
+        "mem" => format!(
+            "mem://test-{}-{}",
+            std::process::id(),
+            NEXT_MEM.fetch_add(1, Ordering::Relaxed)
+        ),
+        other => format!("{other}://127.0.0.1:0"),
+    }
+}
+
+/// A node configuration with fast (insecure) password hashing and the usual cast: bob owns the
+/// node, alice and eve are scientists.
+pub fn hospital_config(name: &str) -> privgrid::node::NodeConfig {
+    privgrid::node::NodeConfig::new(name)
+        .auth(privgrid::node::AuthConfig::insecure_fast_for_tests())
+        .user("bob", "bob-secret", Role::Owner)
+        .user("alice", "alice-secret", Role::Scientist)
+        .user("eve", "eve-secret", Role::Scientist)
+}
+
+/// Connects to a node and logs in, panicking on failure.
+pub async fn login(
+    address: impl privgrid::transport::IntoAddress,
+    user: &str,
+    password: &str,
+) -> privgrid::pointer::Session {
+    privgrid::pointer::Client::connect(address)
+        .await
+        .expect("connect")
+        .login(user, password)
+        .await
+        .expect("login")
+}
