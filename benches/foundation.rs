@@ -15,7 +15,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use privgrid::protocol::*;
 use privgrid::tensor::Tensor;
-use privgrid::tensor::wire::{decode_exact, encode};
+use privgrid::tensor::wire::{decode_exact, encode, encode_into};
 use privgrid::transport::{self, Handler, TransportConfig};
 use std::hint::black_box;
 use std::sync::Arc;
@@ -52,6 +52,20 @@ fn wire(c: &mut Criterion) {
     group.bench_function("decode", |b| {
         b.iter(|| {
             black_box(decode_exact::<Tensor>(black_box(&bytes), &WireLimits::default()).unwrap())
+        })
+    });
+    group.bench_function("encode_into_reused_buffer", |b| {
+        let mut buffer = Vec::new();
+        b.iter(|| {
+            encode_into(black_box(&tensor), &mut buffer);
+            black_box(&buffer);
+        })
+    });
+    group.bench_function("encode_into_then_decode", |b| {
+        let mut buffer = Vec::new();
+        b.iter(|| {
+            encode_into(black_box(&tensor), &mut buffer);
+            black_box(decode_exact::<Tensor>(&buffer, &WireLimits::default()).unwrap())
         })
     });
     group.bench_function("encode_decode", |b| {

@@ -79,6 +79,18 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
         .expect("serialising to a Vec cannot fail for privgrid types")
 }
 
+/// Encodes a serde value in postcard form into `buffer` (cleared first), reusing its
+/// allocation: a sender that keeps one buffer pays no allocation per message.
+pub fn encode_into<T: Serialize + ?Sized>(value: &T, buffer: &mut Vec<u8>) {
+    buffer.clear();
+    let size =
+        postcard::serialize_with_flavor(value, postcard::ser_flavors::Size::default()).unwrap_or(0);
+    buffer.reserve(size);
+    let taken = std::mem::take(buffer);
+    *buffer = postcard::to_extend(value, taken)
+        .expect("serialising to a Vec cannot fail for privgrid types");
+}
+
 /// Decodes a postcard value from the start of `bytes` under `limits`, returning the value and
 /// the remaining bytes.
 pub fn decode_prefix<'a, T: Deserialize<'a>>(
@@ -303,6 +315,22 @@ mod tests {
         assert_eq!(
             decode_exact::<Tensor>(&long, &WireLimits::default()).unwrap_err(),
             WireError::TrailingBytes(1)
+        );
+    }
+
+    #[test]
+    fn encode_into_reuses_the_buffer_and_matches_encode() {
+        let t = Tensor::from_vec(vec![1.0, 2.0, 3.0]);
+        let mut buffer = Vec::with_capacity(1024);
+        let before = buffer.as_ptr();
+        encode_into(&t, &mut buffer);
+        assert_eq!(buffer, encode(&t));
+        encode_into(&Tensor::scalar(5.0), &mut buffer);
+        assert_eq!(buffer, encode(&Tensor::scalar(5.0)));
+        assert_eq!(
+            buffer.as_ptr(),
+            before,
+            "no reallocation for a message that fits"
         );
     }
 
