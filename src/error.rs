@@ -4,6 +4,7 @@
 //! precise error type (for example [`ShapeError`](crate::tensor::ShapeError)); they all convert
 //! into [`Error`] so that callers can use `?` across layers and still `match` on the cause.
 
+use crate::smpc::SmpcError;
 use crate::tensor::ShapeError;
 
 /// Result alias used throughout privgrid.
@@ -19,6 +20,9 @@ pub enum Error {
     /// Input could not be parsed (a CSV table, an address, a configuration value).
     #[error("invalid input: {0}")]
     InvalidInput(String),
+    /// A secure-computation error.
+    #[error(transparent)]
+    Smpc(#[from] SmpcError),
     /// An I/O error from the operating system.
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),

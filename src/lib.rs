@@ -18,6 +18,7 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod smpc;
 pub mod tensor;
 
 pub use error::{Error, Result};

@@ -1,0 +1,415 @@
+//! The crypto provider (dealer): correlated randomness with seed compression.
+//!
+//! For every [`Request`] the dealer draws one fresh [`Seed`] per party. A request has a fixed
+//! list of *components* (for a Beaver triple: `a`, `b`, `c`), each expanded from the party's seed
+//! on its own PRG stream (stream = component index). Components are either
+//!
+//! - *random*: every party expands its share from its seed (`a`, `b`, masks, bit planes), or
+//! - *correlated*: parties `0..n-1` expand their share from the seed and the **last** party
+//!   receives an explicit correction so that the shares add up to the required value
+//!   (`c = a·b`, the truncated mask, ...).
+//!
+//! So the dealer sends each party 32 bytes of seed plus, to one party, one tensor per correlated
+//! component: one tensor per Beaver triple. Each dealt piece carries a unique id, and a
+//! [`Party`](crate::smpc::Party) refuses to use an id twice ([`SmpcError::MaterialReused`]).
+//!
+//! | request | components (random / correlated) | correction words |
+//! |---|---|---|
+//! | `Mul { len }` | a, b / c = a·b | len |
+//! | `Matmul { m, k, n }` | a `[m,k]`, b `[k,n]` / c = a·b | m·n |
+//! | `Trunc { len, frac_bits }` | r / r_hi = (r mod 2^63) >> f, r_msb = r >> 63 | 2·len |
+//! | `Compare { len }` | bit planes of r (64·W), AND triples a, b (T·W each), dabit planes (W) / AND c (T·W), r, dabit b, b·r (len each) | T·W + 3·len |
+//!
+//! with `W = ceil(len/64)` and `T` the AND gates of the comparison circuit
+//! ([`compare::AND_GATES`](crate::smpc::compare::AND_GATES)).
+
+use super::bits::{from_planes, plane_bit, words_per_plane};
+use super::compare::AND_GATES;
+use super::prg::{Prg, PrgKind, Seed};
+use super::ring::{add_assign_slice, xor_assign_slice};
+use super::{SmpcError, matmul};
+use serde::{Deserialize, Serialize};
+
+/// What a protocol step needs from the dealer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Request {
+    /// A Beaver triple for elementwise multiplication of `len` elements.
+    Mul {
+        /// Elements.
+        len: usize,
+    },
+    /// A matrix Beaver triple for `[m, k] x [k, n]`.
+    Matmul {
+        /// Rows of the left operand.
+        m: usize,
+        /// Inner dimension.
+        k: usize,
+        /// Columns of the right operand.
+        n: usize,
+    },
+    /// A truncation pair for `len` elements and a shift of `frac_bits`.
+    Trunc {
+        /// Elements.
+        len: usize,
+        /// Bits to shift away.
+        frac_bits: u32,
+    },
+    /// Material for one sign extraction (comparison with zero) of `len` elements.
+    Compare {
+        /// Elements.
+        len: usize,
+    },
+}
+
+/// How a component's shares combine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Combine {
+    Add,
+    Xor,
+}
+
+/// One component of a request: its size, and whether the last party gets a correction.
+#[derive(Clone, Copy, Debug)]
+struct Component {
+    words: usize,
+    correlated: bool,
+    combine: Combine,
+}
+
+const fn comp(words: usize, correlated: bool, combine: Combine) -> Component {
+    Component {
+        words,
+        correlated,
+        combine,
+    }
+}
+
+impl Request {
+    /// The components, in stream order.
+    fn components(&self) -> Result<Vec<Component>, SmpcError> {
+        let too_big = || SmpcError::Parties(format!("request {self:?} is too large"));
+        Ok(match *self {
+            Request::Mul { len } => vec![
+                comp(len, false, Combine::Add),
+                comp(len, false, Combine::Add),
+                comp(len, true, Combine::Add),
+            ],
+            Request::Matmul { m, k, n } => {
+                let mk = m.checked_mul(k).ok_or_else(too_big)?;
+                let kn = k.checked_mul(n).ok_or_else(too_big)?;
+                let mn = m.checked_mul(n).ok_or_else(too_big)?;
+                vec![
+                    comp(mk, false, Combine::Add),
+                    comp(kn, false, Combine::Add),
+                    comp(mn, true, Combine::Add),
+                ]
+            }
+            Request::Trunc { len, .. } => vec![
+                comp(len, false, Combine::Add),
+                comp(len, true, Combine::Add),
+                comp(len, true, Combine::Add),
+            ],
+            Request::Compare { len } => {
+                let w = words_per_plane(len);
+                let tw = AND_GATES.checked_mul(w).ok_or_else(too_big)?;
+                vec![
+                    comp(64 * w, false, Combine::Xor),
+                    comp(tw, false, Combine::Xor),
+                    comp(tw, false, Combine::Xor),
+                    comp(tw, true, Combine::Xor),
+                    comp(w, false, Combine::Xor),
+                    comp(len, true, Combine::Add),
+                    comp(len, true, Combine::Add),
+                    comp(len, true, Combine::Add),
+                ]
+            }
+        })
+    }
+
+    /// A short name for error messages.
+    pub fn describe(&self) -> String {
+        format!("{self:?}")
+    }
+}
+
+/// What the dealer sends one party for one request: a seed, and for the last party the
+/// corrections of the correlated components.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dealt {
+    /// Unique id of this piece of correlated randomness (same for all parties).
+    pub id: u64,
+    /// What it is for.
+    pub request: Request,
+    /// The receiving party.
+    pub party: usize,
+    /// The number of parties.
+    pub parties: usize,
+    /// The PRG used to expand the seed.
+    pub kind: PrgKind,
+    /// The party's seed.
+    pub seed: Seed,
+    /// Corrections (last party only), one per correlated component, in order.
+    pub corrections: Vec<Vec<u64>>,
+}
+
+/// A party's expanded correlated randomness: one word vector per component.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Material {
+    /// The dealer's id for this piece (single use).
+    pub id: u64,
+    /// What it is for.
+    pub request: Request,
+    /// The party's share of each component, in order.
+    pub parts: Vec<Vec<u64>>,
+}
+
+impl Dealt {
+    /// Expands the seed (and corrections) into this party's [`Material`].
+    pub fn expand(self) -> Result<Material, SmpcError> {
+        let comps = self.request.components()?;
+        let last = self.party + 1 == self.parties;
+        let mut corrections = self.corrections.into_iter();
+        let mut parts = Vec::with_capacity(comps.len());
+        for (stream, c) in comps.iter().enumerate() {
+            if c.correlated && last {
+                let v = corrections
+                    .next()
+                    .ok_or_else(|| SmpcError::MaterialMismatch {
+                        needed: "a correction per correlated component".into(),
+                        got: "too few corrections".into(),
+                    })?;
+                if v.len() != c.words {
+                    return Err(SmpcError::MaterialMismatch {
+                        needed: format!("correction of {} words", c.words),
+                        got: format!("{} words", v.len()),
+                    });
+                }
+                parts.push(v);
+            } else {
+                parts.push(Prg::new(self.kind, &self.seed, stream as u64).words(c.words));
+            }
+        }
+        Ok(Material {
+            id: self.id,
+            request: self.request,
+            parts,
+        })
+    }
+}
+
+/// The crypto provider: deals correlated randomness to `parties` parties.
+///
+/// ```
+/// use privgrid::smpc::dealer::{Dealer, Request};
+/// use privgrid::smpc::reconstruct;
+///
+/// let mut dealer = Dealer::new(2)?;
+/// let dealt = dealer.deal(&Request::Mul { len: 3 })?;
+/// assert!(dealt[0].corrections.is_empty());     // seed only
+/// assert_eq!(dealt[1].corrections.len(), 1);    // one tensor: the correction of c
+/// let m: Vec<_> = dealt.into_iter().map(|d| d.expand()).collect::<Result<_, _>>()?;
+/// for i in 0..3 {
+///     let sum = |c: usize| m.iter().fold(0u64, |s, p| s.wrapping_add(p.parts[c][i]));
+///     assert_eq!(sum(2), sum(0).wrapping_mul(sum(1)));
+/// }
+/// # Ok::<(), privgrid::Error>(())
+/// ```
+pub struct Dealer {
+    parties: usize,
+    kind: PrgKind,
+    seeds: Prg,
+    next_id: u64,
+}
+
+/// Elements per chunk when the dealer streams elementwise components.
+const CHUNK: usize = 4096;
+
+impl Dealer {
+    /// A dealer for `parties ≥ 2` parties, seeded from the operating system.
+    pub fn new(parties: usize) -> Result<Self, SmpcError> {
+        Self::with_prg(parties, PrgKind::DEFAULT)
+    }
+
+    /// A dealer using `kind` to expand seeds.
+    pub fn with_prg(parties: usize, kind: PrgKind) -> Result<Self, SmpcError> {
+        if parties < 2 {
+            return Err(SmpcError::Parties(format!(
+                "a dealer needs at least 2 parties, got {parties}"
+            )));
+        }
+        let mut seeds = Prg::from_os(PrgKind::ChaCha12, 0);
+        let mut first = [0u64; 1];
+        seeds.fill(&mut first);
+        Ok(Self {
+            parties,
+            kind,
+            seeds,
+            next_id: first[0] >> 1,
+        })
+    }
+
+    /// The number of parties served.
+    pub fn parties(&self) -> usize {
+        self.parties
+    }
+
+    /// Deals `request`: one [`Dealt`] per party, in party order.
+    pub fn deal(&mut self, request: &Request) -> Result<Vec<Dealt>, SmpcError> {
+        let comps = request.components()?;
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1);
+        let seeds: Vec<Seed> = (0..self.parties).map(|_| self.seeds.seed()).collect();
+        let corrections = self.corrections(request, &comps, &seeds)?;
+        let n = self.parties;
+        Ok(seeds
+            .into_iter()
+            .enumerate()
+            .map(|(party, seed)| Dealt {
+                id,
+                request: request.clone(),
+                party,
+                parties: n,
+                kind: self.kind,
+                seed,
+                corrections: if party + 1 == n {
+                    corrections.clone()
+                } else {
+                    Vec::new()
+                },
+            })
+            .collect())
+    }
+
+    /// One generator per party for component `stream`.
+    fn streams(&self, seeds: &[Seed], stream: usize, parties: usize) -> Vec<Prg> {
+        seeds
+            .iter()
+            .take(parties)
+            .map(|s| Prg::new(self.kind, s, stream as u64))
+            .collect()
+    }
+
+    /// The combined value of a component over the first `parties` parties' shares.
+    fn combined(&self, seeds: &[Seed], stream: usize, c: Component, parties: usize) -> Vec<u64> {
+        let mut acc = vec![0u64; c.words];
+        let mut buf = vec![0u64; CHUNK.min(c.words)];
+        for mut prg in self.streams(seeds, stream, parties) {
+            for chunk in acc.chunks_mut(CHUNK) {
+                let b = &mut buf[..chunk.len()];
+                prg.fill(b);
+                match c.combine {
+                    Combine::Add => add_assign_slice(chunk, b),
+                    Combine::Xor => xor_assign_slice(chunk, b),
+                }
+            }
+        }
+        acc
+    }
+
+    fn corrections(
+        &self,
+        request: &Request,
+        comps: &[Component],
+        seeds: &[Seed],
+    ) -> Result<Vec<Vec<u64>>, SmpcError> {
+        let n = self.parties;
+        let all = |s: usize| comps.get(s).map(|&c| self.combined(seeds, s, c, n));
+        let but_last = |s: usize| comps.get(s).map(|&c| self.combined(seeds, s, c, n - 1));
+        let missing = || SmpcError::MaterialMismatch {
+            needed: request.describe(),
+            got: "a component list of another shape".into(),
+        };
+        match *request {
+            Request::Mul { len } => Ok(vec![self.mul_correction(seeds, len)]),
+            Request::Matmul { m, k, n: cols } => {
+                let (a, b, c) = (
+                    all(0).ok_or_else(missing)?,
+                    all(1).ok_or_else(missing)?,
+                    but_last(2).ok_or_else(missing)?,
+                );
+                let mut ab = vec![0u64; c.len()];
+                matmul::matmul_into(&a, &b, &mut ab, m, k, cols);
+                Ok(vec![sub_vec(ab, &c)])
+            }
+            Request::Trunc { frac_bits, .. } => {
+                let r = all(0).ok_or_else(missing)?;
+                let hi = r
+                    .iter()
+                    .map(|&x| (x & (u64::MAX >> 1)) >> frac_bits)
+                    .collect();
+                let msb = r.iter().map(|&x| x >> 63).collect();
+                let (hi_s, msb_s) = (
+                    but_last(1).ok_or_else(missing)?,
+                    but_last(2).ok_or_else(missing)?,
+                );
+                Ok(vec![sub_vec(hi, &hi_s), sub_vec(msb, &msb_s)])
+            }
+            Request::Compare { len } => {
+                let rbits = all(0).ok_or_else(missing)?;
+                let (a, b) = (all(1).ok_or_else(missing)?, all(2).ok_or_else(missing)?);
+                let mut c = but_last(3).ok_or_else(missing)?;
+                for ((ci, ai), bi) in c.iter_mut().zip(&a).zip(&b) {
+                    *ci ^= ai & bi;
+                }
+                let dabit = all(4).ok_or_else(missing)?;
+                let r = from_planes(&rbits, len);
+                let bit: Vec<u64> = (0..len).map(|e| plane_bit(&dabit, e)).collect();
+                let br: Vec<u64> = bit
+                    .iter()
+                    .zip(&r)
+                    .map(|(&b, &r)| b.wrapping_mul(r))
+                    .collect();
+                Ok(vec![
+                    c,
+                    sub_vec(r, &but_last(5).ok_or_else(missing)?),
+                    sub_vec(bit, &but_last(6).ok_or_else(missing)?),
+                    sub_vec(br, &but_last(7).ok_or_else(missing)?),
+                ])
+            }
+        }
+    }
+
+    /// `c_last = (Σa)(Σb) − Σ_{p<last} c_p`, streamed chunk by chunk so that nothing but the
+    /// correction is ever held in full.
+    fn mul_correction(&self, seeds: &[Seed], len: usize) -> Vec<u64> {
+        let n = self.parties;
+        let mut gens_a = self.streams(seeds, 0, n);
+        let mut gens_b = self.streams(seeds, 1, n);
+        let mut gens_c = self.streams(seeds, 2, n - 1);
+        let mut out = vec![0u64; len];
+        let w = CHUNK.min(len);
+        let (mut a, mut b, mut buf) = (vec![0u64; w], vec![0u64; w], vec![0u64; w]);
+        for chunk in out.chunks_mut(CHUNK) {
+            let l = chunk.len();
+            let (a, b, buf) = (&mut a[..l], &mut b[..l], &mut buf[..l]);
+            a.iter_mut().for_each(|x| *x = 0);
+            b.iter_mut().for_each(|x| *x = 0);
+            for g in gens_a.iter_mut() {
+                g.fill(buf);
+                add_assign_slice(a, buf);
+            }
+            for g in gens_b.iter_mut() {
+                g.fill(buf);
+                add_assign_slice(b, buf);
+            }
+            for ((o, &x), &y) in chunk.iter_mut().zip(a.iter()).zip(b.iter()) {
+                *o = x.wrapping_mul(y);
+            }
+            for g in gens_c.iter_mut() {
+                g.fill(buf);
+                for (o, &x) in chunk.iter_mut().zip(buf.iter()) {
+                    *o = o.wrapping_sub(x);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// `a - b` elementwise, reusing `a`.
+fn sub_vec(mut a: Vec<u64>, b: &[u64]) -> Vec<u64> {
+    for (x, &y) in a.iter_mut().zip(b) {
+        *x = x.wrapping_sub(y);
+    }
+    a
+}

@@ -1,0 +1,227 @@
+//! One party's view of a computation: its channel, its correlated randomness, its counters.
+//!
+//! [`Party`] is what every protocol function takes. It owns the [`PartyChannel`] to the other
+//! parties, a [`MaterialSource`] delivering expanded dealer material, the set of material ids
+//! already used (single use is enforced here: [`SmpcError::MaterialReused`]), the fixed-point
+//! format, and the [`CommStats`] counters. One *round* is one call of [`Party::exchange`]: send
+//! one message to every peer, then receive one from every peer.
+
+use super::channel::{CommStats, Message, PartyChannel};
+use super::dealer::{Material, Request};
+use super::ring::{add_assign_slice, xor_assign_slice};
+use super::{FixedPoint, RingTensor, SharedTensor, SmpcError};
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+
+/// Where a party's correlated randomness comes from.
+pub trait MaterialSource {
+    /// The next piece of material, which must serve `request`.
+    fn next(&mut self, request: &Request) -> Result<Material, SmpcError>;
+}
+
+/// Material dealt and expanded in advance (the online phase), consumed in order.
+#[derive(Default)]
+pub struct Preprocessed {
+    queue: VecDeque<Material>,
+}
+
+impl Preprocessed {
+    /// A source handing out `material` in order.
+    pub fn new(material: impl IntoIterator<Item = Material>) -> Self {
+        Self {
+            queue: material.into_iter().collect(),
+        }
+    }
+
+    /// Appends more material.
+    pub fn push(&mut self, material: Material) {
+        self.queue.push_back(material);
+    }
+}
+
+impl MaterialSource for Preprocessed {
+    fn next(&mut self, request: &Request) -> Result<Material, SmpcError> {
+        self.queue
+            .pop_front()
+            .ok_or_else(|| SmpcError::MaterialExhausted(request.describe()))
+    }
+}
+
+/// The messages of one round: this party's own and its peers'.
+pub struct Exchanged {
+    /// What this party sent.
+    pub own: Message,
+    /// What each peer sent, in party order (this party excluded).
+    pub others: Vec<Message>,
+}
+
+impl Exchanged {
+    fn combine(self, f: fn(&mut [u64], &[u64])) -> Vec<u64> {
+        let mut acc = Arc::try_unwrap(self.own).unwrap_or_else(|shared| shared.as_ref().clone());
+        for m in &self.others {
+            f(&mut acc, m);
+        }
+        acc
+    }
+
+    /// The sum of all messages (opening additive shares).
+    pub fn sum(self) -> Vec<u64> {
+        self.combine(add_assign_slice)
+    }
+
+    /// The XOR of all messages (opening XOR shares).
+    pub fn xor(self) -> Vec<u64> {
+        self.combine(xor_assign_slice)
+    }
+}
+
+/// One party in an n-party computation.
+pub struct Party<C: PartyChannel> {
+    channel: C,
+    source: Box<dyn MaterialSource + Send>,
+    ready: VecDeque<Material>,
+    used: HashSet<u64>,
+    stats: CommStats,
+    fixed: FixedPoint,
+}
+
+impl<C: PartyChannel> Party<C> {
+    /// A party talking over `channel`, taking dealer material from `source`.
+    pub fn new(channel: C, source: Box<dyn MaterialSource + Send>, fixed: FixedPoint) -> Self {
+        Self {
+            channel,
+            source,
+            ready: VecDeque::new(),
+            used: HashSet::new(),
+            stats: CommStats::default(),
+            fixed,
+        }
+    }
+
+    /// This party's index.
+    pub fn id(&self) -> usize {
+        self.channel.party()
+    }
+
+    /// The number of parties.
+    pub fn parties(&self) -> usize {
+        self.channel.parties()
+    }
+
+    /// Whether this party adds public constants (party 0 does, the others do not).
+    pub fn is_leader(&self) -> bool {
+        self.id() == 0
+    }
+
+    /// The fixed-point format of the computation.
+    pub fn fixed(&self) -> FixedPoint {
+        self.fixed
+    }
+
+    /// Communication so far.
+    pub fn stats(&self) -> CommStats {
+        self.stats
+    }
+
+    /// Replaces the material source (e.g. to switch from live dealing to preprocessed).
+    pub fn set_source(&mut self, source: Box<dyn MaterialSource + Send>) {
+        self.source = source;
+    }
+
+    /// Fetches (and expands) the material for `requests` now, ahead of the computation that
+    /// will consume it in this order: the offline phase. Protocols use prefetched material first.
+    pub fn prefetch(&mut self, requests: &[Request]) -> Result<(), SmpcError> {
+        for r in requests {
+            let m = self.source.next(r)?;
+            self.ready.push_back(m);
+        }
+        Ok(())
+    }
+
+    /// Takes the material for `request` (prefetched first, else from the source) and checks it:
+    /// the right kind, never used before.
+    pub fn material(&mut self, request: Request) -> Result<Material, SmpcError> {
+        let m = match self.ready.pop_front() {
+            Some(m) => m,
+            None => self.source.next(&request)?,
+        };
+        if m.request != request {
+            return Err(SmpcError::MaterialMismatch {
+                needed: request.describe(),
+                got: m.request.describe(),
+            });
+        }
+        self.accept(&m)?;
+        Ok(m)
+    }
+
+    /// Marks `material` used; an id seen before is [`SmpcError::MaterialReused`].
+    pub fn accept(&mut self, material: &Material) -> Result<(), SmpcError> {
+        if self.used.insert(material.id) {
+            Ok(())
+        } else {
+            Err(SmpcError::MaterialReused { id: material.id })
+        }
+    }
+
+    /// One round: sends `words` to every other party, then receives one message of the same
+    /// length from each. Returns this party's message and the peers' (in party order).
+    pub fn exchange(&mut self, words: Vec<u64>) -> Result<Exchanged, SmpcError> {
+        let (me, n) = (self.id(), self.parties());
+        let len = words.len();
+        let msg: Message = Arc::new(words);
+        for to in (0..n).filter(|&p| p != me) {
+            self.channel.send(to, Arc::clone(&msg))?;
+            self.stats.messages_sent += 1;
+            self.stats.bytes_sent += 8 * len as u64;
+        }
+        self.stats.rounds += 1;
+        let mut out = Vec::with_capacity(n.saturating_sub(1));
+        for from in (0..n).filter(|&p| p != me) {
+            let m = self.channel.recv(from)?;
+            if m.len() != len {
+                return Err(SmpcError::MessageLength {
+                    from,
+                    expected: len,
+                    got: m.len(),
+                });
+            }
+            out.push(m);
+        }
+        Ok(Exchanged {
+            own: msg,
+            others: out,
+        })
+    }
+
+    /// One round opening additive shares `words`: returns the sum of all parties' words.
+    pub fn open_words(&mut self, words: Vec<u64>) -> Result<Vec<u64>, SmpcError> {
+        Ok(self.exchange(words)?.sum())
+    }
+
+    /// One round opening XOR shares `words`: returns the XOR of all parties' words.
+    pub fn open_xor_words(&mut self, words: Vec<u64>) -> Result<Vec<u64>, SmpcError> {
+        Ok(self.exchange(words)?.xor())
+    }
+
+    /// Opens a shared tensor to every party (one round).
+    pub fn open(&mut self, share: &SharedTensor) -> Result<RingTensor, SmpcError> {
+        let data = self.open_words(share.ring().data().to_vec())?;
+        Ok(RingTensor::new(share.shape(), data)?)
+    }
+
+    /// Opens a shared fixed-point tensor and decodes it.
+    pub fn open_fixed(&mut self, share: &SharedTensor) -> Result<crate::tensor::Tensor, SmpcError> {
+        let ring = self.open(share)?;
+        self.fixed.decode_tensor(&ring)
+    }
+
+    /// Shares of a public ring tensor: the leader holds it, the others hold zero.
+    pub fn public(&self, value: &RingTensor) -> SharedTensor {
+        if self.is_leader() {
+            SharedTensor::new(value.clone())
+        } else {
+            SharedTensor::new(value.map(|_| 0))
+        }
+    }
+}

@@ -1,0 +1,264 @@
+//! Arithmetic protocols on additive shares: Beaver multiplication and matrix multiplication,
+//! dealer-assisted truncation, and their fixed-point combinations.
+//!
+//! Costs per call, for `n` parties (bytes are what *each* party sends; see [`cost`]):
+//!
+//! | protocol | rounds | bytes sent per party |
+//! |---|---|---|
+//! | [`mul`] of `len` elements | 1 | 16·(n−1)·len |
+//! | [`matmul`] `[m,k]·[k,p]` | 1 | 8·(n−1)·(m·k + k·p) |
+//! | [`truncate`] of `len` elements | 1 | 8·(n−1)·len |
+//! | [`mul_fixed`] / [`matmul_fixed`] | 2 | sum of the above |
+//!
+//! **Truncation** (correct for any number of parties, perfectly hiding). For `|x| < 2^62` the
+//! parties shift to `y = x + 2^62 ∈ [0, 2^63)` and open `c = y + r mod 2^64`, with the dealer's
+//! uniform `r`, its `r_hi = (r mod 2^63) >> f` and its top bit `r_msb`, all additively shared.
+//! Writing `c = c_msb·2^63 + c_low`, the carry out of `y + (r mod 2^63)` is
+//! `t = c_msb ⊕ r_msb = c_msb + (1 − 2 c_msb)·r_msb`, linear in the shared `r_msb`, so
+//! `y = c_low + 2^63·t − (r mod 2^63)` exactly, and
+//! `⌊y / 2^f⌋ = (c_low >> f) + 2^(63−f)·t − r_hi − ε` with `ε ∈ {0, 1}` (a borrow from the low
+//! bits). The result is `⌊x / 2^f⌋` or one more: an error of at most one unit in the last place,
+//! whatever the number of parties, never a large wrap-around error.
+
+use super::dealer::{Material, Request};
+use super::{Party, PartyChannel, RingTensor, SharedTensor, SmpcError, matmul as kernel};
+use crate::tensor::ShapeError;
+
+/// The dealer components of `m`, checked against the expected word counts.
+pub(crate) fn parts<const N: usize>(
+    m: Material,
+    words: [usize; N],
+) -> Result<[Vec<u64>; N], SmpcError> {
+    let got = m.parts.len();
+    let parts: [Vec<u64>; N] = m
+        .parts
+        .try_into()
+        .map_err(|_| SmpcError::MaterialMismatch {
+            needed: format!("{N} components"),
+            got: format!("{got} components"),
+        })?;
+    for (p, &w) in parts.iter().zip(words.iter()) {
+        if p.len() != w {
+            return Err(SmpcError::MaterialMismatch {
+                needed: format!("a component of {w} words"),
+                got: format!("{} words", p.len()),
+            });
+        }
+    }
+    Ok(parts)
+}
+
+fn same_shape(op: &'static str, x: &SharedTensor, y: &SharedTensor) -> Result<(), SmpcError> {
+    if x.shape() == y.shape() {
+        Ok(())
+    } else {
+        Err(ShapeError::new(
+            op,
+            format!("shapes {:?} and {:?} differ", x.shape(), y.shape()),
+        )
+        .into())
+    }
+}
+
+/// `c[i] += e[i]·b[i] + d[i]·a[i] + lead·e[i]·d[i]`: the local Beaver step.
+fn beaver_step(
+    c: &mut [u64],
+    a: &[u64],
+    b: &[u64],
+    e: impl Iterator<Item = u64>,
+    d: impl Iterator<Item = u64>,
+    lead: u64,
+) {
+    for ((((z, &a), &b), e), d) in c.iter_mut().zip(a).zip(b).zip(e).zip(d) {
+        let bd = b.wrapping_add(lead.wrapping_mul(d));
+        *z = z
+            .wrapping_add(e.wrapping_mul(bd))
+            .wrapping_add(d.wrapping_mul(a));
+    }
+}
+
+/// Shares of the ring product `x ⊙ y` (elementwise, exact modulo 2^64; no truncation).
+/// One round, one dealer triple.
+pub fn mul<C: PartyChannel>(
+    party: &mut Party<C>,
+    x: &SharedTensor,
+    y: &SharedTensor,
+) -> Result<SharedTensor, SmpcError> {
+    same_shape("mul", x, y)?;
+    let len = x.len();
+    let [a, b, mut c] = parts(party.material(Request::Mul { len })?, [len; 3])?;
+    let mut msg = vec![0u64; 2 * len];
+    let (eps, del) = msg.split_at_mut(len);
+    for (((e, &xv), &av), (d, (&yv, &bv))) in eps
+        .iter_mut()
+        .zip(x.ring().data())
+        .zip(&a)
+        .zip(del.iter_mut().zip(y.ring().data().iter().zip(&b)))
+    {
+        *e = xv.wrapping_sub(av);
+        *d = yv.wrapping_sub(bv);
+    }
+    let lead = u64::from(party.is_leader());
+    let ex = party.exchange(msg)?;
+    if ex.others.len() == 1 {
+        let (own_e, own_d) = ex.own.split_at(len);
+        let other = ex.others.first().map(|m| m.as_slice()).unwrap_or_default();
+        let (oth_e, oth_d) = other.split_at(len.min(other.len()));
+        let e = own_e.iter().zip(oth_e).map(|(p, q)| p.wrapping_add(*q));
+        let d = own_d.iter().zip(oth_d).map(|(p, q)| p.wrapping_add(*q));
+        beaver_step(&mut c, &a, &b, e, d, lead);
+    } else {
+        let opened = ex.sum();
+        let (e, d) = opened.split_at(len);
+        beaver_step(&mut c, &a, &b, e.iter().copied(), d.iter().copied(), lead);
+    }
+    Ok(SharedTensor::new(RingTensor::new(x.shape(), c)?))
+}
+
+/// Shares of the ring matrix product `x · y` for `[m, k]` and `[k, n]` (no truncation).
+/// One round, one dealer matrix triple.
+pub fn matmul<C: PartyChannel>(
+    party: &mut Party<C>,
+    x: &SharedTensor,
+    y: &SharedTensor,
+) -> Result<SharedTensor, SmpcError> {
+    let (m, k) = x.ring().matrix_dims("shared matmul")?;
+    let (k2, n) = y.ring().matrix_dims("shared matmul")?;
+    if k != k2 {
+        return Err(ShapeError::new(
+            "shared matmul",
+            format!("inner dimensions differ: {:?} x {:?}", x.shape(), y.shape()),
+        )
+        .into());
+    }
+    let (mk, kn, mn) = (m * k, k * n, m * n);
+    let [a, mut b, c] = parts(party.material(Request::Matmul { m, k, n })?, [mk, kn, mn])?;
+    let msg: Vec<u64> = x
+        .ring()
+        .data()
+        .iter()
+        .zip(&a)
+        .chain(y.ring().data().iter().zip(&b))
+        .map(|(v, r)| v.wrapping_sub(*r))
+        .collect();
+    let opened = party.exchange(msg)?.sum();
+    let (e, d) = opened.split_at(mk);
+    if party.is_leader() {
+        add_assign(&mut b, d);
+    }
+    // z = c + e·(b [+ d]) + a·d
+    let mut z = vec![0u64; mn];
+    kernel::matmul_into(e, &b, &mut z, m, k, n);
+    let mut ad = vec![0u64; mn];
+    kernel::matmul_into(&a, d, &mut ad, m, k, n);
+    for ((zv, &p), &q) in z.iter_mut().zip(&ad).zip(&c) {
+        *zv = zv.wrapping_add(p).wrapping_add(q);
+    }
+    Ok(SharedTensor::new(RingTensor::new(&[m, n], z)?))
+}
+
+fn add_assign(acc: &mut [u64], x: &[u64]) {
+    super::ring::add_assign_slice(acc, x);
+}
+
+/// Shares of `x / 2^shift` (rounded down, or up by at most one unit), for `|x| < 2^62`.
+/// One round, one dealer truncation pair; correct for any number of parties.
+pub fn truncate<C: PartyChannel>(
+    party: &mut Party<C>,
+    x: &SharedTensor,
+    shift: u32,
+) -> Result<SharedTensor, SmpcError> {
+    if shift == 0 {
+        return Ok(x.clone());
+    }
+    if shift > 62 {
+        return Err(SmpcError::FracBits(shift));
+    }
+    let len = x.len();
+    let [r, mut hi, msb] = parts(
+        party.material(Request::Trunc {
+            len,
+            frac_bits: shift,
+        })?,
+        [len; 3],
+    )?;
+    let bias = if party.is_leader() { 1u64 << 62 } else { 0 };
+    let masked: Vec<u64> = x
+        .ring()
+        .data()
+        .iter()
+        .zip(&r)
+        .map(|(v, r)| v.wrapping_add(bias).wrapping_add(*r))
+        .collect();
+    let c = party.open_words(masked)?;
+    let top = 1u64 << (63 - shift);
+    let lead = party.is_leader();
+    for ((h, &m), &cv) in hi.iter_mut().zip(&msb).zip(&c) {
+        let c_msb = cv >> 63;
+        let c_low = cv & (u64::MAX >> 1);
+        // (1 - 2 c_msb) · r_msb, as a ring element
+        let t_share = if c_msb == 1 { m.wrapping_neg() } else { m };
+        let mut v = top.wrapping_mul(t_share).wrapping_sub(*h);
+        if lead {
+            v = v
+                .wrapping_add(c_low >> shift)
+                .wrapping_add(top.wrapping_mul(c_msb))
+                .wrapping_sub(1u64 << (62 - shift));
+        }
+        *h = v;
+    }
+    Ok(SharedTensor::new(RingTensor::new(x.shape(), hi)?))
+}
+
+/// Fixed-point elementwise product: [`mul`] then [`truncate`] by the party's fractional bits.
+pub fn mul_fixed<C: PartyChannel>(
+    party: &mut Party<C>,
+    x: &SharedTensor,
+    y: &SharedTensor,
+) -> Result<SharedTensor, SmpcError> {
+    let z = mul(party, x, y)?;
+    let f = party.fixed().frac_bits();
+    truncate(party, &z, f)
+}
+
+/// Fixed-point matrix product: [`matmul`] then [`truncate`].
+pub fn matmul_fixed<C: PartyChannel>(
+    party: &mut Party<C>,
+    x: &SharedTensor,
+    y: &SharedTensor,
+) -> Result<SharedTensor, SmpcError> {
+    let z = matmul(party, x, y)?;
+    let f = party.fixed().frac_bits();
+    truncate(party, &z, f)
+}
+
+/// Shares of `x + p` for a public ring tensor `p` of the same shape (local: the leader adds).
+pub fn add_public<C: PartyChannel>(
+    party: &Party<C>,
+    x: &SharedTensor,
+    public: &RingTensor,
+) -> Result<SharedTensor, SmpcError> {
+    if party.is_leader() {
+        Ok(SharedTensor::new(x.ring().add(public)?))
+    } else if x.shape() == public.shape() {
+        Ok(x.clone())
+    } else {
+        Err(ShapeError::new(
+            "add_public",
+            format!("shapes {:?} and {:?} differ", x.shape(), public.shape()),
+        )
+        .into())
+    }
+}
+
+/// Shares of `x ⊙ p` for a public fixed-point tensor `p`, truncated back to the party's format.
+/// One round (the truncation).
+pub fn mul_public_fixed<C: PartyChannel>(
+    party: &mut Party<C>,
+    x: &SharedTensor,
+    public: &RingTensor,
+) -> Result<SharedTensor, SmpcError> {
+    let z = x.mul_public(public)?;
+    let f = party.fixed().frac_bits();
+    truncate(party, &z, f)
+}
