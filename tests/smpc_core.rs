@@ -173,10 +173,10 @@ fn shares_are_uniform_and_independent_of_each_other_and_the_secret() {
         let x = RingTensor::from_vec(vec![secret; samples]);
         let mut prg = Prg::from_os(PrgKind::DEFAULT, 3);
         let s = share(&x, 3, &mut prg).unwrap();
-        for p in 0..3 {
+        for (p, sp) in s.iter().enumerate() {
             let mut hist = [0u64; 16];
             let mut low = [0u64; 16];
-            for &v in s[p].ring().data() {
+            for &v in sp.ring().data() {
                 hist[(v >> 60) as usize] += 1;
                 low[(v & 15) as usize] += 1;
             }

@@ -210,6 +210,7 @@ fn relu_is_exact_at_zero_one_ulp_and_the_extremes() {
 }
 
 #[test]
+#[allow(clippy::needless_range_loop)]
 fn max_and_argmax_match_plaintext_with_ties() {
     let fx = FixedPoint::default();
     let rows: Vec<Vec<f32>> = vec![

@@ -74,6 +74,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::needless_range_loop)]
     fn transpose_matches_definition() {
         let mut block = [0u64; 64];
         let mut x = 0x9E37_79B9_7F4A_7C15u64;
