@@ -164,36 +164,86 @@ pub struct Material {
 }
 
 impl Dealt {
-    /// Expands the seed (and corrections) into this party's [`Material`].
-    pub fn expand(self) -> Result<Material, SmpcError> {
+    /// Expands the seed (and the corrections it carries) into this party's [`Material`].
+    pub fn expand(mut self) -> Result<Material, SmpcError> {
+        let corrections = std::mem::take(&mut self.corrections);
+        self.expand_then(|| Ok(corrections))
+    }
+
+    /// Expands everything that comes from the seed first, and only then asks `corrections` for
+    /// the explicit corrections (called only for the last party, which needs them). This lets a
+    /// party expand while the dealer is still computing the corrections.
+    pub fn expand_then(
+        self,
+        corrections: impl FnOnce() -> Result<Vec<Vec<u64>>, SmpcError>,
+    ) -> Result<Material, SmpcError> {
         let comps = self.request.components()?;
         let last = self.party + 1 == self.parties;
-        let mut corrections = self.corrections.into_iter();
-        let mut parts = Vec::with_capacity(comps.len());
-        for (stream, c) in comps.iter().enumerate() {
-            if c.correlated && last {
-                let v = corrections
-                    .next()
-                    .ok_or_else(|| SmpcError::MaterialMismatch {
+        let mut parts: Vec<Option<Vec<u64>>> = comps
+            .iter()
+            .enumerate()
+            .map(|(stream, c)| {
+                (!(c.correlated && last))
+                    .then(|| Prg::new(self.kind, &self.seed, stream as u64).words(c.words))
+            })
+            .collect();
+        if last {
+            let mut given = corrections()?.into_iter();
+            for (slot, c) in parts.iter_mut().zip(&comps) {
+                if slot.is_none() {
+                    let v = given.next().ok_or_else(|| SmpcError::MaterialMismatch {
                         needed: "a correction per correlated component".into(),
                         got: "too few corrections".into(),
                     })?;
-                if v.len() != c.words {
-                    return Err(SmpcError::MaterialMismatch {
-                        needed: format!("correction of {} words", c.words),
-                        got: format!("{} words", v.len()),
-                    });
+                    if v.len() != c.words {
+                        return Err(SmpcError::MaterialMismatch {
+                            needed: format!("correction of {} words", c.words),
+                            got: format!("{} words", v.len()),
+                        });
+                    }
+                    *slot = Some(v);
                 }
-                parts.push(v);
-            } else {
-                parts.push(Prg::new(self.kind, &self.seed, stream as u64).words(c.words));
             }
         }
         Ok(Material {
             id: self.id,
             request: self.request,
-            parts,
+            parts: parts.into_iter().map(Option::unwrap_or_default).collect(),
         })
+    }
+}
+
+/// One request being dealt: the seeds are fixed (and can be sent at once); the corrections
+/// for the last party are computed by [`Dealing::corrections`].
+pub struct Dealing {
+    id: u64,
+    request: Request,
+    kind: PrgKind,
+    seeds: Vec<Seed>,
+}
+
+impl Dealing {
+    /// The seed message for `party` (without corrections).
+    pub fn seed_for(&self, party: usize) -> Option<Dealt> {
+        self.seeds.get(party).map(|seed| Dealt {
+            id: self.id,
+            request: self.request.clone(),
+            party,
+            parties: self.seeds.len(),
+            kind: self.kind,
+            seed: *seed,
+            corrections: Vec::new(),
+        })
+    }
+
+    /// The corrections for the last party, one per correlated component.
+    pub fn corrections(&self) -> Result<Vec<Vec<u64>>, SmpcError> {
+        let comps = self.request.components()?;
+        Corrections {
+            parties: self.seeds.len(),
+            kind: self.kind,
+        }
+        .compute(&self.request, &comps, &self.seeds)
     }
 }
 
@@ -253,33 +303,43 @@ impl Dealer {
         self.parties
     }
 
-    /// Deals `request`: one [`Dealt`] per party, in party order.
-    pub fn deal(&mut self, request: &Request) -> Result<Vec<Dealt>, SmpcError> {
-        let comps = request.components()?;
+    /// Starts dealing `request`: draws the seeds and a fresh id.
+    pub fn begin(&mut self, request: &Request) -> Result<Dealing, SmpcError> {
+        request.components()?;
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1);
-        let seeds: Vec<Seed> = (0..self.parties).map(|_| self.seeds.seed()).collect();
-        let corrections = self.corrections(request, &comps, &seeds)?;
+        Ok(Dealing {
+            id,
+            request: request.clone(),
+            kind: self.kind,
+            seeds: (0..self.parties).map(|_| self.seeds.seed()).collect(),
+        })
+    }
+
+    /// Deals `request`: one [`Dealt`] per party, in party order, the corrections included.
+    pub fn deal(&mut self, request: &Request) -> Result<Vec<Dealt>, SmpcError> {
+        let dealing = self.begin(request)?;
+        let mut corrections = Some(dealing.corrections()?);
         let n = self.parties;
-        Ok(seeds
-            .into_iter()
-            .enumerate()
-            .map(|(party, seed)| Dealt {
-                id,
-                request: request.clone(),
-                party,
-                parties: n,
-                kind: self.kind,
-                seed,
-                corrections: if party + 1 == n {
-                    corrections.clone()
-                } else {
-                    Vec::new()
-                },
+        Ok((0..n)
+            .filter_map(|p| dealing.seed_for(p))
+            .map(|mut d| {
+                if d.party + 1 == n {
+                    d.corrections = corrections.take().unwrap_or_default();
+                }
+                d
             })
             .collect())
     }
+}
 
+/// The dealer's computation of the last party's corrections.
+struct Corrections {
+    parties: usize,
+    kind: PrgKind,
+}
+
+impl Corrections {
     /// One generator per party for component `stream`.
     fn streams(&self, seeds: &[Seed], stream: usize, parties: usize) -> Vec<Prg> {
         seeds
@@ -306,7 +366,7 @@ impl Dealer {
         acc
     }
 
-    fn corrections(
+    fn compute(
         &self,
         request: &Request,
         comps: &[Component],

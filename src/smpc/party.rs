@@ -11,7 +11,11 @@ use super::dealer::{Material, Request};
 use super::ring::{add_assign_slice, xor_assign_slice};
 use super::{FixedPoint, RingTensor, SharedTensor, SmpcError};
 use std::collections::{HashSet, VecDeque};
+use std::ops::Range;
 use std::sync::Arc;
+
+/// Elements per message in [`Party::exchange_pipelined`] (small enough to stay in L2).
+pub const PIPELINE_CHUNK: usize = 4096;
 
 /// Where a party's correlated randomness comes from.
 pub trait MaterialSource {
@@ -192,6 +196,62 @@ impl<C: PartyChannel> Party<C> {
             own: msg,
             others: out,
         })
+    }
+
+    fn send_all(&mut self, words: Vec<u64>) -> Result<Message, SmpcError> {
+        let (me, n) = (self.id(), self.parties());
+        let len = words.len() as u64;
+        let msg: Message = Arc::new(words);
+        for to in (0..n).filter(|&p| p != me) {
+            self.channel.send(to, Arc::clone(&msg))?;
+            self.stats.messages_sent += 1;
+            self.stats.bytes_sent += 8 * len;
+        }
+        Ok(msg)
+    }
+
+    fn recv_all(&mut self, len: usize) -> Result<Vec<Message>, SmpcError> {
+        let (me, n) = (self.id(), self.parties());
+        let mut out = Vec::with_capacity(n.saturating_sub(1));
+        for from in (0..n).filter(|&p| p != me) {
+            let m = self.channel.recv(from)?;
+            if m.len() != len {
+                return Err(SmpcError::MessageLength {
+                    from,
+                    expected: len,
+                    got: m.len(),
+                });
+            }
+            out.push(m);
+        }
+        Ok(out)
+    }
+
+    /// One round over `elements` elements, **pipelined** in chunks of [`PIPELINE_CHUNK`]
+    /// elements so that the data stays in cache: `produce(range)` returns this party's words for
+    /// those elements (the same count for every party), which go to every peer; once the
+    /// peers' words for the chunk arrive, `consume(range, own, peers)` uses them. The next chunk
+    /// is sent before waiting for the current one. Counts one round and one message per chunk
+    /// and peer (at least one chunk, even when `elements` is 0).
+    pub fn exchange_pipelined(
+        &mut self,
+        elements: usize,
+        mut produce: impl FnMut(Range<usize>) -> Vec<u64>,
+        mut consume: impl FnMut(Range<usize>, &[u64], &[Message]),
+    ) -> Result<(), SmpcError> {
+        let chunks = elements.div_ceil(PIPELINE_CHUNK).max(1);
+        let range = |t: usize| t * PIPELINE_CHUNK..((t + 1) * PIPELINE_CHUNK).min(elements);
+        let mut pending = Some(self.send_all(produce(range(0)))?);
+        for t in 0..chunks {
+            let own = pending.take().unwrap_or_default();
+            if t + 1 < chunks {
+                pending = Some(self.send_all(produce(range(t + 1)))?);
+            }
+            let others = self.recv_all(own.len())?;
+            consume(range(t), &own, &others);
+        }
+        self.stats.rounds += 1;
+        Ok(())
     }
 
     /// One round opening additive shares `words`: returns the sum of all parties' words.

@@ -20,9 +20,11 @@
 //! bits). The result is `⌊x / 2^f⌋` or one more: an error of at most one unit in the last place,
 //! whatever the number of parties, never a large wrap-around error.
 
+use super::Message;
 use super::dealer::{Material, Request};
 use super::{Party, PartyChannel, RingTensor, SharedTensor, SmpcError, matmul as kernel};
 use crate::tensor::ShapeError;
+use std::ops::Range;
 
 /// The dealer components of `m`, checked against the expected word counts.
 pub(crate) fn parts<const N: usize>(
@@ -87,31 +89,36 @@ pub fn mul<C: PartyChannel>(
     same_shape("mul", x, y)?;
     let len = x.len();
     let [a, b, mut c] = parts(party.material(Request::Mul { len })?, [len; 3])?;
-    let mut msg = vec![0u64; 2 * len];
-    let (eps, del) = msg.split_at_mut(len);
-    for (((e, &xv), &av), (d, (&yv, &bv))) in eps
-        .iter_mut()
-        .zip(x.ring().data())
-        .zip(&a)
-        .zip(del.iter_mut().zip(y.ring().data().iter().zip(&b)))
-    {
-        *e = xv.wrapping_sub(av);
-        *d = yv.wrapping_sub(bv);
-    }
     let lead = u64::from(party.is_leader());
-    let ex = party.exchange(msg)?;
-    if ex.others.len() == 1 {
-        let (own_e, own_d) = ex.own.split_at(len);
-        let other = ex.others.first().map(|m| m.as_slice()).unwrap_or_default();
-        let (oth_e, oth_d) = other.split_at(len.min(other.len()));
-        let e = own_e.iter().zip(oth_e).map(|(p, q)| p.wrapping_add(*q));
-        let d = own_d.iter().zip(oth_d).map(|(p, q)| p.wrapping_add(*q));
-        beaver_step(&mut c, &a, &b, e, d, lead);
-    } else {
-        let opened = ex.sum();
-        let (e, d) = opened.split_at(len);
-        beaver_step(&mut c, &a, &b, e.iter().copied(), d.iter().copied(), lead);
-    }
+    let (xd, yd) = (x.ring().data(), y.ring().data());
+    let produce = |r: Range<usize>| -> Vec<u64> {
+        let eps = sub_range(xd, &a, r.clone());
+        let del = sub_range(yd, &b, r);
+        eps.chain(del).collect()
+    };
+    let consume = |r: Range<usize>, own: &[u64], others: &[Message]| {
+        let l = r.len();
+        let (z, ar, br) = (
+            slice_mut(&mut c, r.clone()),
+            slice(&a, r.clone()),
+            slice(&b, r),
+        );
+        let (own_e, own_d) = own.split_at(l.min(own.len()));
+        if let [other] = others {
+            let (oth_e, oth_d) = other.split_at(l.min(other.len()));
+            let e = own_e.iter().zip(oth_e).map(|(p, q)| p.wrapping_add(*q));
+            let d = own_d.iter().zip(oth_d).map(|(p, q)| p.wrapping_add(*q));
+            beaver_step(z, ar, br, e, d, lead);
+        } else {
+            let mut opened = own.to_vec();
+            for m in others {
+                add_assign(&mut opened, m);
+            }
+            let (e, d) = opened.split_at(l.min(opened.len()));
+            beaver_step(z, ar, br, e.iter().copied(), d.iter().copied(), lead);
+        }
+    };
+    party.exchange_pipelined(len, produce, consume)?;
     Ok(SharedTensor::new(RingTensor::new(x.shape(), c)?))
 }
 
@@ -161,6 +168,24 @@ fn add_assign(acc: &mut [u64], x: &[u64]) {
     super::ring::add_assign_slice(acc, x);
 }
 
+/// `v[r]`, or an empty slice when out of range (callers checked lengths).
+fn slice(v: &[u64], r: Range<usize>) -> &[u64] {
+    v.get(r).unwrap_or_default()
+}
+
+/// `v[r]` mutably, or an empty slice when out of range.
+fn slice_mut(v: &mut [u64], r: Range<usize>) -> &mut [u64] {
+    v.get_mut(r).unwrap_or_default()
+}
+
+/// `x[i] − m[i]` over `r`.
+fn sub_range<'a>(x: &'a [u64], m: &'a [u64], r: Range<usize>) -> impl Iterator<Item = u64> + 'a {
+    slice(x, r.clone())
+        .iter()
+        .zip(slice(m, r))
+        .map(|(p, q)| p.wrapping_sub(*q))
+}
+
 /// Shares of `x / 2^shift` (rounded down, or up by at most one unit), for `|x| < 2^62`.
 /// One round, one dealer truncation pair; correct for any number of parties.
 pub fn truncate<C: PartyChannel>(
@@ -183,30 +208,38 @@ pub fn truncate<C: PartyChannel>(
         [len; 3],
     )?;
     let bias = if party.is_leader() { 1u64 << 62 } else { 0 };
-    let masked: Vec<u64> = x
-        .ring()
-        .data()
-        .iter()
-        .zip(&r)
-        .map(|(v, r)| v.wrapping_add(bias).wrapping_add(*r))
-        .collect();
-    let c = party.open_words(masked)?;
+    let xd = x.ring().data();
+    let produce = |rg: Range<usize>| -> Vec<u64> {
+        slice(xd, rg.clone())
+            .iter()
+            .zip(slice(&r, rg))
+            .map(|(v, r)| v.wrapping_add(bias).wrapping_add(*r))
+            .collect()
+    };
     let top = 1u64 << (63 - shift);
     let lead = party.is_leader();
-    for ((h, &m), &cv) in hi.iter_mut().zip(&msb).zip(&c) {
-        let c_msb = cv >> 63;
-        let c_low = cv & (u64::MAX >> 1);
-        // (1 - 2 c_msb) · r_msb, as a ring element
-        let t_share = if c_msb == 1 { m.wrapping_neg() } else { m };
-        let mut v = top.wrapping_mul(t_share).wrapping_sub(*h);
-        if lead {
-            v = v
-                .wrapping_add(c_low >> shift)
-                .wrapping_add(top.wrapping_mul(c_msb))
-                .wrapping_sub(1u64 << (62 - shift));
+    let consume = |rg: Range<usize>, own: &[u64], others: &[Message]| {
+        let mut c = own.to_vec();
+        for m in others {
+            add_assign(&mut c, m);
         }
-        *h = v;
-    }
+        let out = slice_mut(&mut hi, rg.clone());
+        for ((h, &m), &cv) in out.iter_mut().zip(slice(&msb, rg)).zip(&c) {
+            let c_msb = cv >> 63;
+            let c_low = cv & (u64::MAX >> 1);
+            // (1 - 2 c_msb) · r_msb, as a ring element
+            let t_share = if c_msb == 1 { m.wrapping_neg() } else { m };
+            let mut v = top.wrapping_mul(t_share).wrapping_sub(*h);
+            if lead {
+                v = v
+                    .wrapping_add(c_low >> shift)
+                    .wrapping_add(top.wrapping_mul(c_msb))
+                    .wrapping_sub(1u64 << (62 - shift));
+            }
+            *h = v;
+        }
+    };
+    party.exchange_pipelined(len, produce, consume)?;
     Ok(SharedTensor::new(RingTensor::new(x.shape(), hi)?))
 }
 

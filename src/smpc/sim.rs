@@ -15,10 +15,31 @@ use super::prg::PrgKind;
 use super::{FixedPoint, Party, SmpcError};
 use std::sync::mpsc::{Receiver, Sender, channel};
 
+/// What the dealer thread sends a party: first the seed, later (last party only) corrections.
+enum FromDealer {
+    Seed(Dealt),
+    Corrections(Vec<Vec<u64>>),
+}
+
 /// A party's link to the simulator's dealer thread.
 struct DealerLink {
     to: Sender<Request>,
-    from: Receiver<Dealt>,
+    from: Receiver<FromDealer>,
+}
+
+impl DealerLink {
+    fn receive(&self) -> Result<FromDealer, SmpcError> {
+        self.from
+            .recv()
+            .map_err(|_| SmpcError::ChannelClosed("dealer".into()))
+    }
+}
+
+fn out_of_order() -> SmpcError {
+    SmpcError::MaterialMismatch {
+        needed: "dealer messages in order".into(),
+        got: "out of order".into(),
+    }
 }
 
 impl MaterialSource for DealerLink {
@@ -26,11 +47,14 @@ impl MaterialSource for DealerLink {
         self.to
             .send(request.clone())
             .map_err(|_| SmpcError::ChannelClosed("dealer".into()))?;
-        let dealt = self
-            .from
-            .recv()
-            .map_err(|_| SmpcError::ChannelClosed("dealer".into()))?;
-        dealt.expand()
+        let FromDealer::Seed(dealt) = self.receive()? else {
+            return Err(out_of_order());
+        };
+        // Expand from the seed while the dealer computes the corrections.
+        dealt.expand_then(|| match self.receive()? {
+            FromDealer::Corrections(c) => Ok(c),
+            FromDealer::Seed(_) => Err(out_of_order()),
+        })
     }
 }
 
@@ -114,7 +138,7 @@ impl Simulator {
         let (mut req_rx, mut reply_tx, mut links) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..n {
             let (req_tx, rrx) = channel::<Request>();
-            let (dtx, drx) = channel::<Dealt>();
+            let (dtx, drx) = channel::<FromDealer>();
             req_rx.push(rrx);
             reply_tx.push(dtx);
             links.push(DealerLink {
@@ -168,7 +192,7 @@ fn collect<R>(
 fn serve(
     mut dealer: Dealer,
     requests: Vec<Receiver<Request>>,
-    replies: Vec<Sender<Dealt>>,
+    replies: Vec<Sender<FromDealer>>,
 ) -> Result<(), SmpcError> {
     loop {
         let mut first: Option<Request> = None;
@@ -191,10 +215,21 @@ fn serve(
         let Some(request) = first else {
             return Ok(());
         };
-        for (dealt, tx) in dealer.deal(&request)?.into_iter().zip(&replies) {
-            if tx.send(dealt).is_err() {
+        // Seeds first, so every party starts expanding at once; then the corrections.
+        let dealing = dealer.begin(&request)?;
+        for (party, tx) in replies.iter().enumerate() {
+            let Some(seed) = dealing.seed_for(party) else {
+                continue;
+            };
+            if tx.send(FromDealer::Seed(seed)).is_err() {
                 return Ok(());
             }
+        }
+        let corrections = dealing.corrections()?;
+        if let Some(last) = replies.last()
+            && last.send(FromDealer::Corrections(corrections)).is_err()
+        {
+            return Ok(());
         }
     }
 }
