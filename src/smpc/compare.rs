@@ -48,19 +48,20 @@ struct Sign {
     br: Vec<u64>,
 }
 
-/// Evaluates a batch of AND gates on XOR shares in one round, consuming `triples` (a, b, c).
+/// Words `i·w .. (i+1)·w` of `v` (plane `i`), empty when out of range.
+fn plane(v: &[u64], i: usize, w: usize) -> &[u64] {
+    v.get(i * w..(i + 1) * w).unwrap_or_default()
+}
+
+/// Finishes a batch of AND gates on XOR shares: `msg` holds `x ⊕ a` then `y ⊕ b` for the
+/// gates; one round opens them and the triples' `(a, b, c)` give shares of `x ∧ y`.
 fn and_batch<C: PartyChannel>(
     party: &mut Party<C>,
-    x: &[u64],
-    y: &[u64],
+    msg: Vec<u64>,
     (ta, tb, tc): (&[u64], &[u64], &[u64]),
 ) -> Result<Vec<u64>, SmpcError> {
-    let g = x.len();
-    let mut msg = Vec::with_capacity(2 * g);
-    msg.extend(x.iter().zip(ta).map(|(p, q)| p ^ q));
-    msg.extend(y.iter().zip(tb).map(|(p, q)| p ^ q));
     let opened = party.open_xor_words(msg)?;
-    let (d, e) = opened.split_at(g);
+    let (d, e) = opened.split_at(ta.len().min(opened.len()));
     let lead = if party.is_leader() { u64::MAX } else { 0 };
     Ok(tc
         .iter()
@@ -90,78 +91,74 @@ fn sign<C: PartyChannel>(party: &mut Party<C>, x: &SharedTensor) -> Result<Sign,
         .collect();
     let c = party.open_words(masked)?;
     let cp = to_planes(&c);
-    let plane = |v: &[u64], i: usize| {
-        v.get(i * w..(i + 1) * w)
-            .map(<[u64]>::to_vec)
-            .unwrap_or_default()
-    };
 
     // Leaves, lowest bit first: (G, E) word vectors.
     let mut nodes: Vec<(Vec<u64>, Vec<u64>)> = (0..LT_BITS)
         .map(|i| {
-            let (ri, ci) = (plane(&rbits, i), plane(&cp, i));
-            let g = ri.iter().zip(&ci).map(|(r, c)| r & !c).collect();
-            let e = ri.iter().zip(&ci).map(|(r, c)| r ^ (lead & !c)).collect();
+            let (ri, ci) = (plane(&rbits, i, w), plane(&cp, i, w));
+            let g = ri.iter().zip(ci).map(|(r, c)| r & !c).collect();
+            let e = ri.iter().zip(ci).map(|(r, c)| r ^ (lead & !c)).collect();
             (g, e)
         })
         .collect();
 
-    // Rounds 2..7: the tree, one level per round.
+    // Rounds 2..7: the tree, one level per round. Gate inputs go straight into the message:
+    // first all `x ⊕ a` (x = E_hi), then all `y ⊕ b` (y = G_lo or E_lo).
     let mut used = 0usize;
     while nodes.len() > 1 {
         let root = nodes.len() == 2;
-        let mut xs = Vec::new();
-        let mut ys = Vec::new();
+        let per = if root { w } else { 2 * w };
+        let g = (nodes.len() / 2) * per;
+        let range = used..used + g;
+        let (Some(a), Some(bb), Some(cc)) =
+            (ta.get(range.clone()), tb.get(range.clone()), tc.get(range))
+        else {
+            return Err(SmpcError::MaterialMismatch {
+                needed: format!("{} AND triple words", used + g),
+                got: format!("{}", ta.len()),
+            });
+        };
+        used += g;
+        let mut msg = Vec::with_capacity(2 * g);
+        let mut ys: Vec<&[u64]> = Vec::with_capacity(2 * nodes.len());
         for pair in nodes.chunks_exact(2) {
             let [(g_lo, e_lo), (_, e_hi)] = pair else {
                 continue;
             };
-            xs.extend_from_slice(e_hi);
-            ys.extend_from_slice(g_lo);
+            msg.extend_from_slice(e_hi);
+            ys.push(g_lo);
             if !root {
-                xs.extend_from_slice(e_hi);
-                ys.extend_from_slice(e_lo);
+                msg.extend_from_slice(e_hi);
+                ys.push(e_lo);
             }
         }
-        let g = xs.len();
-        let slice = |t: &[u64]| {
-            t.get(used..used + g)
-                .map(<[u64]>::to_vec)
-                .unwrap_or_default()
-        };
-        let (a, bb, cc) = (slice(&ta), slice(&tb), slice(&tc));
-        if a.len() != g {
-            return Err(SmpcError::MaterialMismatch {
-                needed: format!("{} AND triples", (used + g) / w.max(1)),
-                got: format!("{}", ta.len() / w.max(1)),
-            });
-        }
-        used += g;
-        let z = and_batch(party, &xs, &ys, (&a, &bb, &cc))?;
-        let per = if root { w } else { 2 * w };
+        xor_assign_slice(&mut msg, a);
+        msg.extend(ys.iter().flat_map(|y| y.iter()).zip(bb).map(|(y, b)| y ^ b));
+        let z = and_batch(party, msg, (a, bb, cc))?;
         let carried = if nodes.len() % 2 == 1 {
             nodes.pop()
         } else {
             None
         };
         let mut next: Vec<(Vec<u64>, Vec<u64>)> = nodes
-            .chunks_exact(2)
+            .chunks_exact_mut(2)
             .zip(z.chunks(per.max(1)))
             .map(|(pair, zs)| {
-                let g_hi = pair.get(1).map(|n| n.0.clone()).unwrap_or_default();
+                let mut g_hi = pair
+                    .get_mut(1)
+                    .map(|n| std::mem::take(&mut n.0))
+                    .unwrap_or_default();
                 let (z_g, z_e) = zs.split_at(w.min(zs.len()));
-                let mut g = g_hi;
-                xor_assign_slice(&mut g, z_g);
-                (g, z_e.to_vec())
+                xor_assign_slice(&mut g_hi, z_g);
+                (g_hi, z_e.to_vec())
             })
             .collect();
         next.extend(carried);
         nodes = next;
     }
     let mut msb = nodes.pop().map(|n| n.0).unwrap_or_default();
-    xor_assign_slice(&mut msb, &plane(&rbits, 63));
-    let c63 = plane(&cp, 63);
-    for (m, c) in msb.iter_mut().zip(&c63) {
+    xor_assign_slice(&mut msb, plane(&rbits, 63, w));
+    for (m, c) in msb.iter_mut().zip(plane(&cp, 63, w)) {
         *m ^= lead & c;
     }
     // Round 8: open v = msb ⊕ b.

@@ -60,9 +60,18 @@ pub struct Exchanged {
 }
 
 impl Exchanged {
-    fn combine(self, f: fn(&mut [u64], &[u64])) -> Vec<u64> {
-        let mut acc = Arc::try_unwrap(self.own).unwrap_or_else(|shared| shared.as_ref().clone());
-        for m in &self.others {
+    fn combine(self, op: fn(u64, u64) -> u64, f: fn(&mut [u64], &[u64])) -> Vec<u64> {
+        let Some((first, rest)) = self.others.split_first() else {
+            return self.own.as_ref().clone();
+        };
+        // One pass for own ∘ first peer (no copy of our own message), then the rest in place.
+        let mut acc: Vec<u64> = self
+            .own
+            .iter()
+            .zip(first.iter())
+            .map(|(a, b)| op(*a, *b))
+            .collect();
+        for m in rest {
             f(&mut acc, m);
         }
         acc
@@ -70,12 +79,12 @@ impl Exchanged {
 
     /// The sum of all messages (opening additive shares).
     pub fn sum(self) -> Vec<u64> {
-        self.combine(add_assign_slice)
+        self.combine(u64::wrapping_add, add_assign_slice)
     }
 
     /// The XOR of all messages (opening XOR shares).
     pub fn xor(self) -> Vec<u64> {
-        self.combine(xor_assign_slice)
+        self.combine(|a, b| a ^ b, xor_assign_slice)
     }
 }
 

@@ -18,6 +18,9 @@ use aes::cipher::{KeyIvInit, StreamCipher};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha12Rng;
 
+/// Zero bytes to encrypt when filling caller buffers with AES keystream.
+static ZEROS: [u8; 4096] = [0; 4096];
+
 /// A 256-bit PRG seed.
 pub type Seed = [u8; 32];
 
@@ -94,8 +97,17 @@ impl Prg {
     pub fn fill(&mut self, out: &mut [u64]) {
         match &mut self.engine {
             Engine::Aes(c) => {
-                out.iter_mut().for_each(|w| *w = 0);
-                c.apply_keystream(bytemuck::cast_slice_mut(out));
+                // Encrypt zeros from a small cached buffer straight into `out`: no extra pass
+                // to clear `out` first.
+                let bytes: &mut [u8] = bytemuck::cast_slice_mut(out);
+                for chunk in bytes.chunks_mut(ZEROS.len()) {
+                    let zeros = ZEROS.get(..chunk.len()).unwrap_or_default();
+                    if c.apply_keystream_b2b(zeros, chunk).is_err() {
+                        // Lengths are equal by construction; fall back to in-place on zeros.
+                        chunk.iter_mut().for_each(|b| *b = 0);
+                        c.apply_keystream(chunk);
+                    }
+                }
             }
             Engine::ChaCha(r) => r.fill(bytemuck::cast_slice_mut::<u64, u8>(out)),
         }
