@@ -122,6 +122,13 @@ fn bench_ring_matmul(c: &mut Criterion) {
     group.bench_function("blocked_u64", |bch| {
         bch.iter(|| black_box(a.matmul(&b).unwrap()))
     });
+    let mut out = vec![0u64; n * n];
+    group.bench_function("f64_limbs", |bch| {
+        bch.iter(|| {
+            privgrid::smpc::matmul::matmul_into_f64_limbs(a.data(), b.data(), &mut out, n, n, n);
+            black_box(&out);
+        })
+    });
     let (au, bu) = (
         a.to_array().into_dimensionality::<ndarray::Ix2>().unwrap(),
         b.to_array().into_dimensionality::<ndarray::Ix2>().unwrap(),

@@ -3,7 +3,7 @@
 
 use privgrid::Tensor;
 use privgrid::smpc::dealer::{Dealer, Request};
-use privgrid::smpc::matmul::{matmul_into, matmul_naive};
+use privgrid::smpc::matmul::{matmul_into, matmul_into_f64_limbs, matmul_naive};
 use privgrid::smpc::prg::{Prg, PrgKind};
 use privgrid::smpc::{FixedPoint, RingTensor, SmpcError, reconstruct, share};
 use proptest::prelude::*;
@@ -49,12 +49,16 @@ proptest! {
     }
 
     #[test]
-    fn blocked_matmul_equals_naive(m in 0usize..40, k in 0usize..300, n in 0usize..40, seed in any::<u64>()) {
+    fn blocked_matmul_equals_naive(m in 0usize..40, k in 0usize..1200, n in 0usize..40, seed in any::<u64>()) {
         let a = words(seed, m * k);
         let b = words(seed ^ 1, k * n);
         let mut out = vec![7u64; m * n];
         matmul_into(&a, &b, &mut out, m, k, n);
-        prop_assert_eq!(out, matmul_naive(&a, &b, m, k, n));
+        let naive = matmul_naive(&a, &b, m, k, n);
+        prop_assert_eq!(&out, &naive);
+        let mut limbs = vec![7u64; m * n];
+        matmul_into_f64_limbs(&a, &b, &mut limbs, m, k, n);
+        prop_assert_eq!(&limbs, &naive);
     }
 
     #[test]

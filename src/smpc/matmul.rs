@@ -126,3 +126,49 @@ pub fn matmul_naive(a: &[u64], b: &[u64], m: usize, k: usize, n: usize) -> Vec<u
     }
     out
 }
+
+/// Bits per limb in [`matmul_into_f64_limbs`]: products of two limbs are below 2^44, so up to
+/// [`LIMB_K_BLOCK`] of them add up exactly in an f64 (53-bit mantissa).
+const LIMB_BITS: u32 = 22;
+/// The largest inner dimension summed in one f64 product: `512 · 2^44 = 2^53`.
+const LIMB_K_BLOCK: usize = 512;
+
+/// Computes `out = a · b` modulo 2^64 exactly with f64 matrix products (ndarray, which uses the
+/// SIMD `matrixmultiply` kernels): each operand is split into three 22-bit limbs, and the six
+/// limb products whose shift is below 64 (`(0,0)`, `(0,1)`, `(1,0)`, `(0,2)`, `(1,1)`, `(2,0)`)
+/// are computed in f64, where every partial sum stays an exact integer below 2^53, then
+/// recombined with wrapping shifts. Same contract as [`matmul_into`].
+pub fn matmul_into_f64_limbs(a: &[u64], b: &[u64], out: &mut [u64], m: usize, k: usize, n: usize) {
+    use ndarray::{Array2, Axis, Slice};
+    out.iter_mut().for_each(|x| *x = 0);
+    if m == 0 || n == 0 || k == 0 || a.len() < m * k || b.len() < k * n || out.len() < m * n {
+        return;
+    }
+    let mask = (1u64 << LIMB_BITS) - 1;
+    let limbs = |v: &[u64], rows: usize, cols: usize| -> [Array2<f64>; 3] {
+        [0u32, 1, 2].map(|t| {
+            Array2::from_shape_fn((rows, cols), |(i, j)| {
+                let x = v.get(i * cols + j).copied().unwrap_or(0);
+                ((x >> (LIMB_BITS * t)) & mask) as f64
+            })
+        })
+    };
+    let (al, bl) = (limbs(a, m, k), limbs(b, k, n));
+    let pairs: [(usize, usize); 6] = [(0, 0), (0, 1), (1, 0), (0, 2), (1, 1), (2, 0)];
+    let mut k0 = 0;
+    while k0 < k {
+        let k1 = (k0 + LIMB_K_BLOCK).min(k);
+        for &(i, j) in &pairs {
+            let (Some(x), Some(y)) = (al.get(i), bl.get(j)) else {
+                continue;
+            };
+            let xs = x.slice_axis(Axis(1), Slice::from(k0..k1));
+            let p = xs.dot(&y.slice_axis(Axis(0), Slice::from(k0..k1)));
+            let shift = LIMB_BITS * (i + j) as u32;
+            for (o, &v) in out.iter_mut().zip(p.iter()) {
+                *o = o.wrapping_add((v as u64) << shift);
+            }
+        }
+        k0 = k1;
+    }
+}
