@@ -6,7 +6,7 @@
 
 use super::compare::{ArgMax, argmax, relu};
 use super::dealer::Request;
-use super::protocols::{matmul, truncate};
+use super::protocols::matmul_fixed;
 use super::share::share_fixed_for;
 use super::{FixedPoint, Party, PartyChannel, SharedTensor, SmpcError};
 use crate::tensor::{ShapeError, Tensor};
@@ -57,9 +57,7 @@ pub fn linear<C: PartyChannel>(
     x: &SharedTensor,
     layer: &SharedLinear,
 ) -> Result<SharedTensor, SmpcError> {
-    let z = matmul(party, x, &layer.weight)?;
-    let f = party.fixed().frac_bits();
-    let z = truncate(party, &z, f)?;
+    let z = matmul_fixed(party, x, &layer.weight)?;
     Ok(SharedTensor::new(z.ring().add_row(layer.bias.ring())?))
 }
 

@@ -180,31 +180,11 @@ impl<C: PartyChannel> Party<C> {
     /// One round: sends `words` to every other party, then receives one message of the same
     /// length from each. Returns this party's message and the peers' (in party order).
     pub fn exchange(&mut self, words: Vec<u64>) -> Result<Exchanged, SmpcError> {
-        let (me, n) = (self.id(), self.parties());
         let len = words.len();
-        let msg: Message = Arc::new(words);
-        for to in (0..n).filter(|&p| p != me) {
-            self.channel.send(to, Arc::clone(&msg))?;
-            self.stats.messages_sent += 1;
-            self.stats.bytes_sent += 8 * len as u64;
-        }
+        let own = self.send_all(words)?;
         self.stats.rounds += 1;
-        let mut out = Vec::with_capacity(n.saturating_sub(1));
-        for from in (0..n).filter(|&p| p != me) {
-            let m = self.channel.recv(from)?;
-            if m.len() != len {
-                return Err(SmpcError::MessageLength {
-                    from,
-                    expected: len,
-                    got: m.len(),
-                });
-            }
-            out.push(m);
-        }
-        Ok(Exchanged {
-            own: msg,
-            others: out,
-        })
+        let others = self.recv_all(len)?;
+        Ok(Exchanged { own, others })
     }
 
     fn send_all(&mut self, words: Vec<u64>) -> Result<Message, SmpcError> {
