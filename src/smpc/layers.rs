@@ -2,7 +2,7 @@
 //!
 //! A [`SharedLinear`] holds one party's shares of a weight `[in, out]` and a bias `[out]`, both
 //! fixed point. [`linear`] costs one Beaver matmul and one truncation (2 rounds); [`mlp_forward`]
-//! adds a ReLU (8 rounds) between layers; [`mlp_predict`] ends with [`argmax`](super::compare::argmax).
+//! adds a ReLU (8 rounds) between layers; [`mlp_predict`] ends with [`argmax`].
 
 use super::compare::{ArgMax, argmax, relu};
 use super::dealer::Request;
@@ -58,7 +58,7 @@ pub fn linear<C: PartyChannel>(
     layer: &SharedLinear,
 ) -> Result<SharedTensor, SmpcError> {
     let z = matmul_fixed(party, x, &layer.weight)?;
-    Ok(SharedTensor::new(z.ring().add_row(layer.bias.ring())?))
+    Ok(z.add_row(&layer.bias)?)
 }
 
 /// Shares of the MLP output (logits): linear layers with ReLU between them (not after the last).

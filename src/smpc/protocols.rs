@@ -1,7 +1,9 @@
 //! Arithmetic protocols on additive shares: Beaver multiplication and matrix multiplication,
 //! dealer-assisted truncation, and their fixed-point combinations.
 //!
-//! Costs per call, for `n` parties (bytes are what *each* party sends; see [`cost`]):
+//! Costs per call, for `n` parties (bytes are what *each* party sends, as counted in
+//! [`CommStats`](super::CommStats); `mul` and `truncate` pipeline their one round in messages of
+//! [`PIPELINE_CHUNK`](super::party::PIPELINE_CHUNK) elements):
 //!
 //! | protocol | rounds | bytes sent per party |
 //! |---|---|---|

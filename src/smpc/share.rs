@@ -78,6 +78,12 @@ impl SharedTensor {
         Ok(Self::new(self.ring.matmul(public)?))
     }
 
+    /// Shares of `x + row` with the shared `row` (shape `[n]`) added to every row of this
+    /// `[m, n]` matrix (a bias add; local).
+    pub fn add_row(&self, row: &Self) -> Result<Self, ShapeError> {
+        Ok(Self::new(self.ring.add_row(&row.ring)?))
+    }
+
     /// Shares of the sum of all elements, shape `[1]` (local).
     pub fn sum(&self) -> Self {
         Self::new(self.ring.sum())
