@@ -272,7 +272,7 @@ pub struct Dealer {
 }
 
 /// Elements per chunk when the dealer streams elementwise components.
-const CHUNK: usize = 4096;
+const CHUNK: usize = 2048;
 
 impl Dealer {
     /// A dealer for `parties ≥ 2` parties, seeded from the operating system.
@@ -436,33 +436,40 @@ impl Corrections {
         let mut gens_a = self.streams(seeds, 0, n);
         let mut gens_b = self.streams(seeds, 1, n);
         let mut gens_c = self.streams(seeds, 2, n - 1);
-        let mut out = vec![0u64; len];
-        let w = CHUNK.min(len);
-        let (mut a, mut b, mut buf) = (vec![0u64; w], vec![0u64; w], vec![0u64; w]);
-        for chunk in out.chunks_mut(CHUNK) {
-            let l = chunk.len();
+        let mut out = Vec::with_capacity(len);
+        let mut a = [0u64; CHUNK];
+        let mut b = [0u64; CHUNK];
+        let mut buf = [0u64; CHUNK];
+        while out.len() < len {
+            let l = (len - out.len()).min(CHUNK);
             let (a, b, buf) = (&mut a[..l], &mut b[..l], &mut buf[..l]);
-            a.iter_mut().for_each(|x| *x = 0);
-            b.iter_mut().for_each(|x| *x = 0);
-            for g in gens_a.iter_mut() {
-                g.fill(buf);
-                add_assign_slice(a, buf);
-            }
-            for g in gens_b.iter_mut() {
-                g.fill(buf);
-                add_assign_slice(b, buf);
-            }
-            for ((o, &x), &y) in chunk.iter_mut().zip(a.iter()).zip(b.iter()) {
-                *o = x.wrapping_mul(y);
-            }
-            for g in gens_c.iter_mut() {
-                g.fill(buf);
-                for (o, &x) in chunk.iter_mut().zip(buf.iter()) {
-                    *o = o.wrapping_sub(x);
-                }
-            }
+            sum_streams(&mut gens_a, a, buf);
+            sum_streams(&mut gens_b, b, buf);
+            // c_last = a·b − Σ_{p<last} c_p
+            let mut c_others = [0u64; CHUNK];
+            let c_others = &mut c_others[..l];
+            sum_streams(&mut gens_c, c_others, buf);
+            out.extend(
+                a.iter()
+                    .zip(b.iter())
+                    .zip(c_others.iter())
+                    .map(|((x, y), c)| x.wrapping_mul(*y).wrapping_sub(*c)),
+            );
         }
         out
+    }
+}
+
+/// `acc = Σ_g g.next(len)`: the first stream fills `acc`, the others are added via `buf`.
+fn sum_streams(gens: &mut [Prg], acc: &mut [u64], buf: &mut [u64]) {
+    let Some((first, rest)) = gens.split_first_mut() else {
+        acc.iter_mut().for_each(|x| *x = 0);
+        return;
+    };
+    first.fill(acc);
+    for g in rest {
+        g.fill(buf);
+        add_assign_slice(acc, buf);
     }
 }
 

@@ -114,12 +114,17 @@ impl Prg {
     }
 
     /// `len` pseudorandom words.
+    ///
+    /// Built from a small cached buffer rather than by clearing a large vector first: a reused
+    /// heap block would otherwise cost an extra full-size `memset` pass.
     pub fn words(&mut self, len: usize) -> Vec<u64> {
-        let mut v = vec![0u64; len];
-        match &mut self.engine {
-            // The vector is already zero: apply the keystream directly.
-            Engine::Aes(c) => c.apply_keystream(bytemuck::cast_slice_mut(&mut v)),
-            Engine::ChaCha(r) => r.fill(bytemuck::cast_slice_mut::<u64, u8>(&mut v)),
+        let mut v = Vec::with_capacity(len);
+        let mut buf = [0u64; 512];
+        while v.len() < len {
+            let take = (len - v.len()).min(buf.len());
+            let chunk = &mut buf[..take];
+            self.fill(chunk);
+            v.extend_from_slice(chunk);
         }
         v
     }
