@@ -403,3 +403,28 @@ fn mismatched_material_and_shapes_are_typed_errors() {
     );
     assert!(Simulator::new(1).is_err());
 }
+
+#[test]
+fn prefetched_and_live_material_give_the_same_products() {
+    let x: Vec<u64> = (0..10_000u64)
+        .map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        .collect();
+    let y: Vec<u64> = x.iter().map(|v| v.rotate_left(17)).collect();
+    let expected: Vec<u64> = x.iter().zip(&y).map(|(a, b)| a.wrapping_mul(*b)).collect();
+    for n in [2usize, 3] {
+        let (xs, ys) = (shares_of(&x, &[x.len()], n), shares_of(&y, &[y.len()], n));
+        let out = Simulator::new(n)
+            .unwrap()
+            .run(|p| {
+                // Offline phase: deal and expand now; then one product from it, one live.
+                p.prefetch(&[Request::Mul { len: x.len() }])?;
+                let offline = protocols::mul(p, &xs[p.id()], &ys[p.id()])?;
+                let live = protocols::mul(p, &xs[p.id()], &ys[p.id()])?;
+                Ok((offline, live))
+            })
+            .unwrap();
+        let (offline, live): (Vec<_>, Vec<_>) = out.into_iter().unzip();
+        assert_eq!(open_all(offline), expected);
+        assert_eq!(open_all(live), expected);
+    }
+}

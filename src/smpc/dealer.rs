@@ -163,7 +163,150 @@ pub struct Material {
     pub parts: Vec<Vec<u64>>,
 }
 
+/// One component of a party's material, produced front to back in chunks: either already
+/// expanded words, or a PRG stream expanded on demand (so that the words are generated in
+/// cache right where a protocol uses them and never travel through main memory).
+pub enum PartStream {
+    /// Expanded words and the read position.
+    Words(Vec<u64>, usize),
+    /// A seeded generator.
+    Prg(Box<Prg>),
+    /// Words arriving in pieces (e.g. a correction the dealer is still computing): the next
+    /// piece comes from the closure; the current one and its read position are kept.
+    Pieces(Box<dyn FnMut() -> Option<Vec<u64>> + Send>, Vec<u64>, usize),
+}
+
+impl PartStream {
+    /// Overwrites `out` with the next `out.len()` words; running out of words is an error.
+    pub fn fill_next(&mut self, out: &mut [u64]) -> Result<(), SmpcError> {
+        match self {
+            PartStream::Words(v, pos) => {
+                let src =
+                    v.get(*pos..*pos + out.len())
+                        .ok_or_else(|| SmpcError::MaterialMismatch {
+                            needed: format!("{} more words", out.len()),
+                            got: format!("{} left", v.len().saturating_sub(*pos)),
+                        })?;
+                out.copy_from_slice(src);
+                *pos += out.len();
+            }
+            PartStream::Prg(g) => g.fill(out),
+            PartStream::Pieces(next, piece, pos) => {
+                let mut filled = 0;
+                while filled < out.len() {
+                    if *pos >= piece.len() {
+                        match next() {
+                            Some(p) => {
+                                *piece = p;
+                                *pos = 0;
+                                continue;
+                            }
+                            None => {
+                                return Err(SmpcError::ChannelClosed("dealer (correction)".into()));
+                            }
+                        }
+                    }
+                    let take = (out.len() - filled).min(piece.len() - *pos);
+                    let src = piece.get(*pos..*pos + take).unwrap_or_default();
+                    out.get_mut(filled..filled + take)
+                        .unwrap_or_default()
+                        .copy_from_slice(src);
+                    filled += take;
+                    *pos += take;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A party's material as streams: id, request, one stream per component.
+pub struct Streamed {
+    /// The dealer's id for this piece (single use).
+    pub id: u64,
+    /// What it is for.
+    pub request: Request,
+    /// One stream per component, in order.
+    pub parts: Vec<PartStream>,
+}
+
+impl Material {
+    /// Streams over the expanded components, after checking their sizes against the request.
+    pub fn into_streamed(self) -> Result<Streamed, SmpcError> {
+        let comps = self.request.components()?;
+        if comps.len() != self.parts.len()
+            || comps
+                .iter()
+                .zip(&self.parts)
+                .any(|(c, p)| c.words != p.len())
+        {
+            return Err(SmpcError::MaterialMismatch {
+                needed: self.request.describe(),
+                got: "components of other sizes".into(),
+            });
+        }
+        Ok(Streamed {
+            id: self.id,
+            request: self.request,
+            parts: self
+                .parts
+                .into_iter()
+                .map(|v| PartStream::Words(v, 0))
+                .collect(),
+        })
+    }
+}
+
 impl Dealt {
+    /// Streams over this party's material without expanding it: seeded components become PRG
+    /// streams, and the last party's corrections (which must be present) become word streams.
+    pub fn into_streamed(self) -> Result<Streamed, SmpcError> {
+        self.into_streamed_with(None)
+    }
+
+    /// Like [`into_streamed`](Self::into_streamed), with the last party's (single) correction
+    /// arriving in pieces from `pieces` while the dealer computes it.
+    pub fn into_streamed_with(
+        self,
+        mut pieces: Option<Box<dyn FnMut() -> Option<Vec<u64>> + Send>>,
+    ) -> Result<Streamed, SmpcError> {
+        let comps = self.request.components()?;
+        let last = self.party + 1 == self.parties;
+        let mut given = self.corrections.into_iter();
+        let mut parts = Vec::with_capacity(comps.len());
+        for (stream, c) in comps.iter().enumerate() {
+            if c.correlated
+                && last
+                && let Some(next) = pieces.take()
+            {
+                parts.push(PartStream::Pieces(next, Vec::new(), 0));
+            } else if c.correlated && last {
+                let v = given.next().ok_or_else(|| SmpcError::MaterialMismatch {
+                    needed: "a correction per correlated component".into(),
+                    got: "too few corrections".into(),
+                })?;
+                if v.len() != c.words {
+                    return Err(SmpcError::MaterialMismatch {
+                        needed: format!("correction of {} words", c.words),
+                        got: format!("{} words", v.len()),
+                    });
+                }
+                parts.push(PartStream::Words(v, 0));
+            } else {
+                parts.push(PartStream::Prg(Box::new(Prg::new(
+                    self.kind,
+                    &self.seed,
+                    stream as u64,
+                ))));
+            }
+        }
+        Ok(Streamed {
+            id: self.id,
+            request: self.request,
+            parts,
+        })
+    }
+
     /// Expands the seed (and the corrections it carries) into this party's [`Material`].
     pub fn expand(mut self) -> Result<Material, SmpcError> {
         let corrections = std::mem::take(&mut self.corrections);
@@ -234,6 +377,34 @@ impl Dealing {
             seed: *seed,
             corrections: Vec::new(),
         })
+    }
+
+    /// Whether [`correction_pieces`](Self::correction_pieces) can stream this request's
+    /// correction (one correlated component computed front to back: Beaver triples).
+    pub fn streams_corrections(&self) -> bool {
+        matches!(self.request, Request::Mul { .. })
+    }
+
+    /// For a streamable request, hands the last party's single correction to `sink` in pieces
+    /// of at most `piece` words as they are computed, so that party can start before the
+    /// dealer is done; `sink` returning false stops early.
+    pub fn correction_pieces(
+        &self,
+        piece: usize,
+        sink: impl FnMut(Vec<u64>) -> bool,
+    ) -> Result<(), SmpcError> {
+        let Request::Mul { len } = self.request else {
+            return Err(SmpcError::MaterialMismatch {
+                needed: "a Beaver triple request".into(),
+                got: self.request.describe(),
+            });
+        };
+        Corrections {
+            parties: self.seeds.len(),
+            kind: self.kind,
+        }
+        .mul_correction_chunks(&self.seeds, len, piece, sink);
+        Ok(())
     }
 
     /// The corrections for the last party, one per correlated component.
@@ -429,34 +600,54 @@ impl Corrections {
         }
     }
 
-    /// `c_last = (Σa)(Σb) − Σ_{p<last} c_p`, streamed chunk by chunk so that nothing but the
+    /// `c_last = (Σa)(Σb) − Σ_{p<last} c_p`, computed chunk by chunk so that nothing but the
     /// correction is ever held in full.
     fn mul_correction(&self, seeds: &[Seed], len: usize) -> Vec<u64> {
+        let mut out = Vec::with_capacity(len);
+        self.mul_correction_chunks(seeds, len, len.max(1), |chunk| {
+            out.extend_from_slice(&chunk);
+            true
+        });
+        out
+    }
+
+    /// Hands the triple correction to `sink` in pieces of at most `piece` words, in order;
+    /// stops early when `sink` returns false.
+    fn mul_correction_chunks(
+        &self,
+        seeds: &[Seed],
+        len: usize,
+        piece: usize,
+        mut sink: impl FnMut(Vec<u64>) -> bool,
+    ) {
         let n = self.parties;
         let mut gens_a = self.streams(seeds, 0, n);
         let mut gens_b = self.streams(seeds, 1, n);
         let mut gens_c = self.streams(seeds, 2, n - 1);
-        let mut out = Vec::with_capacity(len);
-        let mut a = [0u64; CHUNK];
-        let mut b = [0u64; CHUNK];
-        let mut buf = [0u64; CHUNK];
-        while out.len() < len {
-            let l = (len - out.len()).min(CHUNK);
-            let (a, b, buf) = (&mut a[..l], &mut b[..l], &mut buf[..l]);
-            sum_streams(&mut gens_a, a, buf);
-            sum_streams(&mut gens_b, b, buf);
-            // c_last = a·b − Σ_{p<last} c_p
-            let mut c_others = [0u64; CHUNK];
-            let c_others = &mut c_others[..l];
-            sum_streams(&mut gens_c, c_others, buf);
-            out.extend(
-                a.iter()
-                    .zip(b.iter())
-                    .zip(c_others.iter())
-                    .map(|((x, y), c)| x.wrapping_mul(*y).wrapping_sub(*c)),
-            );
+        let (mut a, mut b, mut c, mut buf) =
+            ([0u64; CHUNK], [0u64; CHUNK], [0u64; CHUNK], [0u64; CHUNK]);
+        let mut done = 0;
+        while done < len {
+            let piece_len = (len - done).min(piece.max(1));
+            let mut out = Vec::with_capacity(piece_len);
+            while out.len() < piece_len {
+                let l = (piece_len - out.len()).min(CHUNK);
+                let (a, b, c, buf) = (&mut a[..l], &mut b[..l], &mut c[..l], &mut buf[..l]);
+                sum_streams(&mut gens_a, a, buf);
+                sum_streams(&mut gens_b, b, buf);
+                sum_streams(&mut gens_c, c, buf);
+                out.extend(
+                    a.iter()
+                        .zip(b.iter())
+                        .zip(c.iter())
+                        .map(|((x, y), c)| x.wrapping_mul(*y).wrapping_sub(*c)),
+                );
+            }
+            done += piece_len;
+            if !sink(out) {
+                return;
+            }
         }
-        out
     }
 }
 

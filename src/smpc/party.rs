@@ -7,7 +7,7 @@
 //! one message to every peer, then receive one from every peer.
 
 use super::channel::{CommStats, Message, PartyChannel};
-use super::dealer::{Material, Request};
+use super::dealer::{Material, Request, Streamed};
 use super::ring::{add_assign_slice, xor_assign_slice};
 use super::{FixedPoint, RingTensor, SharedTensor, SmpcError};
 use std::collections::{HashSet, VecDeque};
@@ -21,6 +21,13 @@ pub const PIPELINE_CHUNK: usize = 4096;
 pub trait MaterialSource {
     /// The next piece of material, which must serve `request`.
     fn next(&mut self, request: &Request) -> Result<Material, SmpcError>;
+
+    /// The next piece as streams, for protocols that consume material front to back. The
+    /// default expands with [`next`](Self::next); a source holding seeds can return PRG streams
+    /// so the expansion happens in cache, inside the protocol's pass.
+    fn next_streamed(&mut self, request: &Request) -> Result<Streamed, SmpcError> {
+        self.next(request)?.into_streamed()
+    }
 }
 
 /// Material dealt and expanded in advance (the online phase), consumed in order.
@@ -168,12 +175,32 @@ impl<C: PartyChannel> Party<C> {
         Ok(m)
     }
 
+    /// Like [`material`](Self::material), as streams (prefetched material first).
+    pub fn material_streamed(&mut self, request: Request) -> Result<Streamed, SmpcError> {
+        let m = match self.ready.pop_front() {
+            Some(m) => m.into_streamed()?,
+            None => self.source.next_streamed(&request)?,
+        };
+        if m.request != request {
+            return Err(SmpcError::MaterialMismatch {
+                needed: request.describe(),
+                got: m.request.describe(),
+            });
+        }
+        self.mark_used(m.id)?;
+        Ok(m)
+    }
+
     /// Marks `material` used; an id seen before is [`SmpcError::MaterialReused`].
     pub fn accept(&mut self, material: &Material) -> Result<(), SmpcError> {
-        if self.used.insert(material.id) {
+        self.mark_used(material.id)
+    }
+
+    fn mark_used(&mut self, id: u64) -> Result<(), SmpcError> {
+        if self.used.insert(id) {
             Ok(())
         } else {
-            Err(SmpcError::MaterialReused { id: material.id })
+            Err(SmpcError::MaterialReused { id })
         }
     }
 

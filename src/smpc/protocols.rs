@@ -23,9 +23,11 @@
 //! whatever the number of parties, never a large wrap-around error.
 
 use super::Message;
-use super::dealer::{Material, Request};
+use super::dealer::{Material, PartStream, Request};
 use super::{Party, PartyChannel, RingTensor, SharedTensor, SmpcError, matmul as kernel};
 use crate::tensor::ShapeError;
+use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::ops::Range;
 
 /// The dealer components of `m`, checked against the expected word counts.
@@ -90,38 +92,66 @@ pub fn mul<C: PartyChannel>(
 ) -> Result<SharedTensor, SmpcError> {
     same_shape("mul", x, y)?;
     let len = x.len();
-    let [a, b, mut c] = parts(party.material(Request::Mul { len })?, [len; 3])?;
+    let streamed = party.material_streamed(Request::Mul { len })?;
+    let [mut ga, mut gb, mut gc]: [PartStream; 3] =
+        streamed
+            .parts
+            .try_into()
+            .map_err(|_| SmpcError::MaterialMismatch {
+                needed: "3 components".into(),
+                got: "another count".into(),
+            })?;
     let lead = u64::from(party.is_leader());
     let (xd, yd) = (x.ring().data(), y.ring().data());
+    // The triple is generated chunk by chunk in cache: `a` and `b` when the chunk's message is
+    // produced (kept until it is consumed, one chunk later), `c` when it is consumed.
+    let pending: RefCell<VecDeque<(Vec<u64>, Vec<u64>)>> = RefCell::new(VecDeque::new());
+    let failure: RefCell<Option<SmpcError>> = RefCell::new(None);
+    let note = |r: Result<(), SmpcError>| {
+        if let Err(e) = r {
+            failure.borrow_mut().get_or_insert(e);
+        }
+    };
+    let mut z: Vec<u64> = Vec::with_capacity(len);
     let produce = |r: Range<usize>| -> Vec<u64> {
-        let eps = sub_range(xd, &a, r.clone());
-        let del = sub_range(yd, &b, r);
-        eps.chain(del).collect()
+        let (mut a, mut b) = (vec![0u64; r.len()], vec![0u64; r.len()]);
+        note(ga.fill_next(&mut a));
+        note(gb.fill_next(&mut b));
+        let msg = sub_range(xd, &a, r.clone(), r.start)
+            .chain(sub_range(yd, &b, r.clone(), r.start))
+            .collect();
+        pending.borrow_mut().push_back((a, b));
+        msg
     };
     let consume = |r: Range<usize>, own: &[u64], others: &[Message]| {
         let l = r.len();
-        let (z, ar, br) = (
-            slice_mut(&mut c, r.clone()),
-            slice(&a, r.clone()),
-            slice(&b, r),
-        );
+        let Some((a, b)) = pending.borrow_mut().pop_front() else {
+            return;
+        };
+        let start = z.len();
+        z.resize(start + l, 0);
+        let zc = slice_mut(&mut z, start..start + l);
+        note(gc.fill_next(zc));
         let (own_e, own_d) = own.split_at(l.min(own.len()));
         if let [other] = others {
             let (oth_e, oth_d) = other.split_at(l.min(other.len()));
             let e = own_e.iter().zip(oth_e).map(|(p, q)| p.wrapping_add(*q));
             let d = own_d.iter().zip(oth_d).map(|(p, q)| p.wrapping_add(*q));
-            beaver_step(z, ar, br, e, d, lead);
+            beaver_step(zc, &a, &b, e, d, lead);
         } else {
             let mut opened = own.to_vec();
             for m in others {
                 add_assign(&mut opened, m);
             }
             let (e, d) = opened.split_at(l.min(opened.len()));
-            beaver_step(z, ar, br, e.iter().copied(), d.iter().copied(), lead);
+            beaver_step(zc, &a, &b, e.iter().copied(), d.iter().copied(), lead);
         }
     };
     party.exchange_pipelined(len, produce, consume)?;
-    Ok(SharedTensor::new(RingTensor::new(x.shape(), c)?))
+    if let Some(e) = failure.into_inner() {
+        return Err(e);
+    }
+    Ok(SharedTensor::new(RingTensor::new(x.shape(), z)?))
 }
 
 /// Shares of the ring matrix product `x · y` for `[m, k]` and `[k, n]` (no truncation).
@@ -180,11 +210,17 @@ fn slice_mut(v: &mut [u64], r: Range<usize>) -> &mut [u64] {
     v.get_mut(r).unwrap_or_default()
 }
 
-/// `x[i] − m[i]` over `r`.
-fn sub_range<'a>(x: &'a [u64], m: &'a [u64], r: Range<usize>) -> impl Iterator<Item = u64> + 'a {
-    slice(x, r.clone())
+/// `x[i] − m[i − offset]` for `i` in `r` (`m` holds the mask from index `offset` on).
+fn sub_range<'a>(
+    x: &'a [u64],
+    m: &'a [u64],
+    r: Range<usize>,
+    offset: usize,
+) -> impl Iterator<Item = u64> + 'a {
+    let local = r.start - offset..r.end - offset;
+    slice(x, r)
         .iter()
-        .zip(slice(m, r))
+        .zip(slice(m, local))
         .map(|(p, q)| p.wrapping_sub(*q))
 }
 

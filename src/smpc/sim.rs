@@ -9,7 +9,7 @@
 //! through the channels.
 
 use super::channel::{CommStats, SimChannel, sim_mesh};
-use super::dealer::{Dealer, Dealt, Request};
+use super::dealer::{Dealer, Dealt, Request, Streamed};
 use super::party::MaterialSource;
 use super::prg::PrgKind;
 use super::{FixedPoint, Party, SmpcError};
@@ -18,8 +18,13 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 /// What the dealer thread sends a party: first the seed, later (last party only) corrections.
 enum FromDealer {
     Seed(Dealt),
+    /// The last party's seed for a request whose correction follows in pieces.
+    SeedStreaming(Dealt, Receiver<Vec<u64>>),
     Corrections(Vec<Vec<u64>>),
 }
+
+/// Words per correction piece streamed to the last party.
+const CORRECTION_PIECE: usize = 1 << 15;
 
 /// A party's link to the simulator's dealer thread.
 struct DealerLink {
@@ -32,6 +37,13 @@ impl DealerLink {
         self.from
             .recv()
             .map_err(|_| SmpcError::ChannelClosed("dealer".into()))
+    }
+
+    fn corrections(&self) -> Result<Vec<Vec<u64>>, SmpcError> {
+        match self.receive()? {
+            FromDealer::Corrections(c) => Ok(c),
+            _ => Err(out_of_order()),
+        }
     }
 }
 
@@ -47,14 +59,32 @@ impl MaterialSource for DealerLink {
         self.to
             .send(request.clone())
             .map_err(|_| SmpcError::ChannelClosed("dealer".into()))?;
-        let FromDealer::Seed(dealt) = self.receive()? else {
-            return Err(out_of_order());
-        };
-        // Expand from the seed while the dealer computes the corrections.
-        dealt.expand_then(|| match self.receive()? {
-            FromDealer::Corrections(c) => Ok(c),
-            FromDealer::Seed(_) => Err(out_of_order()),
-        })
+        match self.receive()? {
+            // Expand from the seed while the dealer computes the corrections.
+            FromDealer::Seed(dealt) => dealt.expand_then(|| self.corrections()),
+            FromDealer::SeedStreaming(dealt, pieces) => {
+                dealt.expand_then(|| Ok(vec![pieces.iter().flatten().collect()]))
+            }
+            FromDealer::Corrections(_) => Err(out_of_order()),
+        }
+    }
+
+    fn next_streamed(&mut self, request: &Request) -> Result<Streamed, SmpcError> {
+        self.to
+            .send(request.clone())
+            .map_err(|_| SmpcError::ChannelClosed("dealer".into()))?;
+        match self.receive()? {
+            FromDealer::Seed(mut dealt) => {
+                if dealt.party + 1 == dealt.parties {
+                    dealt.corrections = self.corrections()?;
+                }
+                dealt.into_streamed()
+            }
+            FromDealer::SeedStreaming(dealt, pieces) => {
+                dealt.into_streamed_with(Some(Box::new(move || pieces.recv().ok())))
+            }
+            FromDealer::Corrections(_) => Err(out_of_order()),
+        }
     }
 }
 
@@ -215,15 +245,31 @@ fn serve(
         let Some(request) = first else {
             return Ok(());
         };
-        // Seeds first, so every party starts expanding at once; then the corrections.
+        // Seeds first, so every party starts at once; then the corrections, in pieces as they
+        // are computed when the request allows it.
         let dealing = dealer.begin(&request)?;
+        let streaming = dealing.streams_corrections();
+        let (piece_tx, piece_rx) = channel::<Vec<u64>>();
+        let mut piece_rx = Some(piece_rx);
+        let last_party = replies.len().saturating_sub(1);
         for (party, tx) in replies.iter().enumerate() {
             let Some(seed) = dealing.seed_for(party) else {
                 continue;
             };
-            if tx.send(FromDealer::Seed(seed)).is_err() {
+            let msg = match (streaming && party == last_party, piece_rx.take()) {
+                (true, Some(rx)) => FromDealer::SeedStreaming(seed, rx),
+                (_, rx) => {
+                    piece_rx = rx;
+                    FromDealer::Seed(seed)
+                }
+            };
+            if tx.send(msg).is_err() {
                 return Ok(());
             }
+        }
+        if streaming {
+            dealing.correction_pieces(CORRECTION_PIECE, |p| piece_tx.send(p).is_ok())?;
+            continue;
         }
         let corrections = dealing.corrections()?;
         if let Some(last) = replies.last()
