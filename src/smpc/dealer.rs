@@ -562,19 +562,7 @@ impl Corrections {
                 matmul::matmul_into(&a, &b, &mut ab, m, k, cols);
                 Ok(vec![sub_vec(ab, &c)])
             }
-            Request::Trunc { frac_bits, .. } => {
-                let r = all(0).ok_or_else(missing)?;
-                let hi = r
-                    .iter()
-                    .map(|&x| (x & (u64::MAX >> 1)) >> frac_bits)
-                    .collect();
-                let msb = r.iter().map(|&x| x >> 63).collect();
-                let (hi_s, msb_s) = (
-                    but_last(1).ok_or_else(missing)?,
-                    but_last(2).ok_or_else(missing)?,
-                );
-                Ok(vec![sub_vec(hi, &hi_s), sub_vec(msb, &msb_s)])
-            }
+            Request::Trunc { len, frac_bits } => Ok(self.trunc_corrections(seeds, len, frac_bits)),
             Request::Compare { len } => {
                 let rbits = all(0).ok_or_else(missing)?;
                 let (a, b) = (all(1).ok_or_else(missing)?, all(2).ok_or_else(missing)?);
@@ -598,6 +586,35 @@ impl Corrections {
                 ])
             }
         }
+    }
+
+    /// `[r_hi − Σ_{p<last} hi_p, r_msb − Σ_{p<last} msb_p]` with `r = Σ r_p`, chunk by chunk.
+    fn trunc_corrections(&self, seeds: &[Seed], len: usize, frac_bits: u32) -> Vec<Vec<u64>> {
+        let n = self.parties;
+        let mut gens_r = self.streams(seeds, 0, n);
+        let mut gens_hi = self.streams(seeds, 1, n - 1);
+        let mut gens_msb = self.streams(seeds, 2, n - 1);
+        let (mut hi_out, mut msb_out) = (Vec::with_capacity(len), Vec::with_capacity(len));
+        let (mut r, mut hi, mut msb, mut buf) =
+            ([0u64; CHUNK], [0u64; CHUNK], [0u64; CHUNK], [0u64; CHUNK]);
+        while hi_out.len() < len {
+            let l = (len - hi_out.len()).min(CHUNK);
+            let (r, hi, msb, buf) = (&mut r[..l], &mut hi[..l], &mut msb[..l], &mut buf[..l]);
+            sum_streams(&mut gens_r, r, buf);
+            sum_streams(&mut gens_hi, hi, buf);
+            sum_streams(&mut gens_msb, msb, buf);
+            hi_out.extend(
+                r.iter()
+                    .zip(hi.iter())
+                    .map(|(&x, &h)| ((x & (u64::MAX >> 1)) >> frac_bits).wrapping_sub(h)),
+            );
+            msb_out.extend(
+                r.iter()
+                    .zip(msb.iter())
+                    .map(|(&x, &m)| (x >> 63).wrapping_sub(m)),
+            );
+        }
+        vec![hi_out, msb_out]
     }
 
     /// `c_last = (Σa)(Σb) − Σ_{p<last} c_p`, computed chunk by chunk so that nothing but the

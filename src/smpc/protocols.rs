@@ -238,47 +238,70 @@ pub fn truncate<C: PartyChannel>(
         return Err(SmpcError::FracBits(shift));
     }
     let len = x.len();
-    let [r, mut hi, msb] = parts(
-        party.material(Request::Trunc {
-            len,
-            frac_bits: shift,
-        })?,
-        [len; 3],
-    )?;
+    let streamed = party.material_streamed(Request::Trunc {
+        len,
+        frac_bits: shift,
+    })?;
+    let [mut gr, mut ghi, mut gmsb]: [PartStream; 3] = streams3(streamed)?;
     let bias = if party.is_leader() { 1u64 << 62 } else { 0 };
     let xd = x.ring().data();
+    let failure: RefCell<Option<SmpcError>> = RefCell::new(None);
+    let note = |r: Result<(), SmpcError>| {
+        if let Err(e) = r {
+            failure.borrow_mut().get_or_insert(e);
+        }
+    };
     let produce = |rg: Range<usize>| -> Vec<u64> {
-        slice(xd, rg.clone())
-            .iter()
-            .zip(slice(&r, rg))
-            .map(|(v, r)| v.wrapping_add(bias).wrapping_add(*r))
-            .collect()
+        let mut masked = vec![0u64; rg.len()];
+        note(gr.fill_next(&mut masked));
+        for (m, v) in masked.iter_mut().zip(slice(xd, rg)) {
+            *m = m.wrapping_add(*v).wrapping_add(bias);
+        }
+        masked
     };
     let top = 1u64 << (63 - shift);
     let lead = party.is_leader();
+    let mut out: Vec<u64> = Vec::with_capacity(len);
     let consume = |rg: Range<usize>, own: &[u64], others: &[Message]| {
+        let l = rg.len();
         let mut c = own.to_vec();
         for m in others {
             add_assign(&mut c, m);
         }
-        let out = slice_mut(&mut hi, rg.clone());
-        for ((h, &m), &cv) in out.iter_mut().zip(slice(&msb, rg)).zip(&c) {
+        let (mut hi, mut msb) = (vec![0u64; l], vec![0u64; l]);
+        note(ghi.fill_next(&mut hi));
+        note(gmsb.fill_next(&mut msb));
+        out.extend(hi.iter().zip(&msb).zip(&c).map(|((&h, &m), &cv)| {
             let c_msb = cv >> 63;
             let c_low = cv & (u64::MAX >> 1);
             // (1 - 2 c_msb) · r_msb, as a ring element
             let t_share = if c_msb == 1 { m.wrapping_neg() } else { m };
-            let mut v = top.wrapping_mul(t_share).wrapping_sub(*h);
+            let v = top.wrapping_mul(t_share).wrapping_sub(h);
             if lead {
-                v = v
-                    .wrapping_add(c_low >> shift)
+                v.wrapping_add(c_low >> shift)
                     .wrapping_add(top.wrapping_mul(c_msb))
-                    .wrapping_sub(1u64 << (62 - shift));
+                    .wrapping_sub(1u64 << (62 - shift))
+            } else {
+                v
             }
-            *h = v;
-        }
+        }));
     };
     party.exchange_pipelined(len, produce, consume)?;
-    Ok(SharedTensor::new(RingTensor::new(x.shape(), hi)?))
+    if let Some(e) = failure.into_inner() {
+        return Err(e);
+    }
+    Ok(SharedTensor::new(RingTensor::new(x.shape(), out)?))
+}
+
+/// The three component streams of a streamed piece of material.
+fn streams3(streamed: super::dealer::Streamed) -> Result<[PartStream; 3], SmpcError> {
+    streamed
+        .parts
+        .try_into()
+        .map_err(|_| SmpcError::MaterialMismatch {
+            needed: "3 components".into(),
+            got: "another count".into(),
+        })
 }
 
 /// Fixed-point elementwise product: [`mul`] then [`truncate`] by the party's fractional bits.
