@@ -22,6 +22,14 @@
 //!
 //! with `W = ceil(len/64)` and `T` the AND gates of the comparison circuit
 //! ([`compare::AND_GATES`](crate::smpc::compare::AND_GATES)).
+//!
+//! **Expanded or streamed.** A party can expand its [`Dealt`] into [`Material`] ahead of time
+//! (the offline phase, [`Party::prefetch`](crate::smpc::Party::prefetch)), or keep it as
+//! [`Streamed`] PRG streams that the Beaver multiplication and the truncation consume chunk by
+//! chunk inside their pipelined pass, so the expanded words are generated in cache and never
+//! written to main memory. For Beaver triples the dealer can also hand out the correction in
+//! pieces as it computes it ([`Dealing::correction_pieces`]), so the last party starts before the
+//! dealer has finished.
 
 use super::bits::{from_planes, plane_bit, words_per_plane};
 use super::compare::AND_GATES;

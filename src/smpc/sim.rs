@@ -5,7 +5,13 @@
 //! them, runs the same closure in every party, and returns each party's result in party order.
 //! The dealer thread checks that all parties ask for the same thing at each step, deals, and
 //! sends each party only its own seed (and the last party its corrections); the parties expand
-//! the seeds in their own threads, in parallel. No memory is shared between the threads except
+//! the seeds in their own threads, in parallel. Seeds go out before the dealer computes the
+//! corrections, and a Beaver triple's correction is streamed in pieces of 32768 words, so the
+//! dealer and the parties work at the same time.
+//!
+//! The parties are threads rather than a single-threaded lockstep loop: the protocols are
+//! straight-line blocking code (see [`channel`](super::channel)), and with 2 parties on 2 cores
+//! threads also run the parties' local work in parallel. No memory is shared between the threads except
 //! through the channels.
 
 use super::channel::{CommStats, SimChannel, sim_mesh};
