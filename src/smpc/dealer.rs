@@ -390,7 +390,7 @@ impl Dealing {
     /// Whether [`correction_pieces`](Self::correction_pieces) can stream this request's
     /// correction (one correlated component computed front to back: Beaver triples).
     pub fn streams_corrections(&self) -> bool {
-        matches!(self.request, Request::Mul { .. })
+        matches!(self.request, Request::Mul { .. } | Request::Matmul { .. })
     }
 
     /// For a streamable request, hands the last party's single correction to `sink` in pieces
@@ -399,13 +399,25 @@ impl Dealing {
     pub fn correction_pieces(
         &self,
         piece: usize,
-        sink: impl FnMut(Vec<u64>) -> bool,
+        mut sink: impl FnMut(Vec<u64>) -> bool,
     ) -> Result<(), SmpcError> {
-        let Request::Mul { len } = self.request else {
-            return Err(SmpcError::MaterialMismatch {
-                needed: "a Beaver triple request".into(),
-                got: self.request.describe(),
-            });
+        let len = match self.request {
+            Request::Mul { len } => len,
+            Request::Matmul { .. } => {
+                // The product needs all of `a` and `b`: one piece, sent when it is ready.
+                for c in self.corrections()? {
+                    if !sink(c) {
+                        break;
+                    }
+                }
+                return Ok(());
+            }
+            _ => {
+                return Err(SmpcError::MaterialMismatch {
+                    needed: "a Beaver triple request".into(),
+                    got: self.request.describe(),
+                });
+            }
         };
         Corrections {
             parties: self.seeds.len(),

@@ -171,7 +171,14 @@ pub fn matmul<C: PartyChannel>(
         .into());
     }
     let (mk, kn, mn) = (m * k, k * n, m * n);
-    let [a, mut b, c] = parts(party.material(Request::Matmul { m, k, n })?, [mk, kn, mn])?;
+    // Streams: `a` and `b` come from the seed at once; `c` (for the last party, the dealer's
+    // correction) is only read after the exchange and both local products, so the dealer's
+    // work overlaps with them.
+    let [mut ga, mut gb, mut gc] =
+        streams3(party.material_streamed(Request::Matmul { m, k, n })?)?;
+    let (mut a, mut b) = (vec![0u64; mk], vec![0u64; kn]);
+    ga.fill_next(&mut a)?;
+    gb.fill_next(&mut b)?;
     let msg: Vec<u64> = x
         .ring()
         .data()
@@ -190,6 +197,8 @@ pub fn matmul<C: PartyChannel>(
     kernel::matmul_into(e, &b, &mut z, m, k, n);
     let mut ad = vec![0u64; mn];
     kernel::matmul_into(&a, d, &mut ad, m, k, n);
+    let mut c = vec![0u64; mn];
+    gc.fill_next(&mut c)?;
     for ((zv, &p), &q) in z.iter_mut().zip(&ad).zip(&c) {
         *zv = zv.wrapping_add(p).wrapping_add(q);
     }
