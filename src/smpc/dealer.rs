@@ -608,32 +608,46 @@ impl Corrections {
         }
     }
 
+    /// Walks components 0, 1, 2 of a request chunk by chunk, summing the shares of
+    /// `parties[i]` parties of component `i`, and hands each chunk's three sums to `each`
+    /// (which returns false to stop).
+    fn summed_chunks(
+        &self,
+        seeds: &[Seed],
+        parties: [usize; 3],
+        len: usize,
+        mut each: impl FnMut(&[u64], &[u64], &[u64]) -> bool,
+    ) {
+        let mut gens = [0usize, 1, 2].map(|c| self.streams(seeds, c, parties[c]));
+        let mut sums = [[0u64; CHUNK]; 3];
+        let mut buf = [0u64; CHUNK];
+        let mut done = 0;
+        while done < len {
+            let l = (len - done).min(CHUNK);
+            for (g, sum) in gens.iter_mut().zip(sums.iter_mut()) {
+                sum_streams(g, &mut sum[..l], &mut buf[..l]);
+            }
+            done += l;
+            let [s0, s1, s2] = &sums;
+            if !each(&s0[..l], &s1[..l], &s2[..l]) {
+                return;
+            }
+        }
+    }
+
     /// `[r_hi − Σ_{p<last} hi_p, r_msb − Σ_{p<last} msb_p]` with `r = Σ r_p`, chunk by chunk.
     fn trunc_corrections(&self, seeds: &[Seed], len: usize, frac_bits: u32) -> Vec<Vec<u64>> {
         let n = self.parties;
-        let mut gens_r = self.streams(seeds, 0, n);
-        let mut gens_hi = self.streams(seeds, 1, n - 1);
-        let mut gens_msb = self.streams(seeds, 2, n - 1);
         let (mut hi_out, mut msb_out) = (Vec::with_capacity(len), Vec::with_capacity(len));
-        let (mut r, mut hi, mut msb, mut buf) =
-            ([0u64; CHUNK], [0u64; CHUNK], [0u64; CHUNK], [0u64; CHUNK]);
-        while hi_out.len() < len {
-            let l = (len - hi_out.len()).min(CHUNK);
-            let (r, hi, msb, buf) = (&mut r[..l], &mut hi[..l], &mut msb[..l], &mut buf[..l]);
-            sum_streams(&mut gens_r, r, buf);
-            sum_streams(&mut gens_hi, hi, buf);
-            sum_streams(&mut gens_msb, msb, buf);
+        self.summed_chunks(seeds, [n, n - 1, n - 1], len, |r, hi, msb| {
             hi_out.extend(
                 r.iter()
-                    .zip(hi.iter())
+                    .zip(hi)
                     .map(|(&x, &h)| ((x & (u64::MAX >> 1)) >> frac_bits).wrapping_sub(h)),
             );
-            msb_out.extend(
-                r.iter()
-                    .zip(msb.iter())
-                    .map(|(&x, &m)| (x >> 63).wrapping_sub(m)),
-            );
-        }
+            msb_out.extend(r.iter().zip(msb).map(|(&x, &m)| (x >> 63).wrapping_sub(m)));
+            true
+        });
         vec![hi_out, msb_out]
     }
 
@@ -648,7 +662,7 @@ impl Corrections {
         out
     }
 
-    /// Hands the triple correction to `sink` in pieces of at most `piece` words, in order;
+    /// Hands the triple correction to `sink` in pieces of about `piece` words, in order;
     /// stops early when `sink` returns false.
     fn mul_correction_chunks(
         &self,
@@ -658,33 +672,23 @@ impl Corrections {
         mut sink: impl FnMut(Vec<u64>) -> bool,
     ) {
         let n = self.parties;
-        let mut gens_a = self.streams(seeds, 0, n);
-        let mut gens_b = self.streams(seeds, 1, n);
-        let mut gens_c = self.streams(seeds, 2, n - 1);
-        let (mut a, mut b, mut c, mut buf) =
-            ([0u64; CHUNK], [0u64; CHUNK], [0u64; CHUNK], [0u64; CHUNK]);
+        let piece = piece.max(1);
+        let mut out = Vec::with_capacity(piece.min(len));
         let mut done = 0;
-        while done < len {
-            let piece_len = (len - done).min(piece.max(1));
-            let mut out = Vec::with_capacity(piece_len);
-            while out.len() < piece_len {
-                let l = (piece_len - out.len()).min(CHUNK);
-                let (a, b, c, buf) = (&mut a[..l], &mut b[..l], &mut c[..l], &mut buf[..l]);
-                sum_streams(&mut gens_a, a, buf);
-                sum_streams(&mut gens_b, b, buf);
-                sum_streams(&mut gens_c, c, buf);
-                out.extend(
-                    a.iter()
-                        .zip(b.iter())
-                        .zip(c.iter())
-                        .map(|((x, y), c)| x.wrapping_mul(*y).wrapping_sub(*c)),
-                );
+        self.summed_chunks(seeds, [n, n, n - 1], len, |a, b, c| {
+            out.extend(
+                a.iter()
+                    .zip(b)
+                    .zip(c)
+                    .map(|((x, y), c)| x.wrapping_mul(*y).wrapping_sub(*c)),
+            );
+            done += a.len();
+            if out.len() >= piece || done == len {
+                let full = std::mem::replace(&mut out, Vec::with_capacity(piece.min(len - done)));
+                return sink(full);
             }
-            done += piece_len;
-            if !sink(out) {
-                return;
-            }
-        }
+            true
+        });
     }
 }
 
