@@ -394,7 +394,7 @@ impl Dealing {
     }
 
     /// For a streamable request, hands the last party's single correction to `sink` in pieces
-    /// of at most `piece` words as they are computed, so that party can start before the
+    /// of about `piece` words as they are computed, so that party can start before the
     /// dealer is done; `sink` returning false stops early.
     pub fn correction_pieces(
         &self,
