@@ -170,7 +170,10 @@ pub fn matmul<C: PartyChannel>(
         )
         .into());
     }
-    let (mk, kn, mn) = (m * k, k * n, m * n);
+    let (mk, kn) = (x.len(), y.len());
+    let mn = m.checked_mul(n).ok_or_else(|| {
+        ShapeError::new("shared matmul", format!("{m} x {n} result is too large"))
+    })?;
     // Streams: `a` and `b` come from the seed at once; `c` (for the last party, the dealer's
     // correction) is only read after the exchange and both local products, so the dealer's
     // work overlaps with them.

@@ -287,7 +287,10 @@ impl RingTensor {
                 ),
             ));
         }
-        let mut out = vec![0u64; m * n];
+        let mn = m.checked_mul(n).ok_or_else(|| {
+            ShapeError::new("ring matmul", format!("{m} x {n} result is too large"))
+        })?;
+        let mut out = vec![0u64; mn];
         crate::smpc::matmul::matmul_into(&self.data, &other.data, &mut out, m, k, n);
         Self::new(&[m, n], out)
     }
