@@ -96,11 +96,11 @@ pub fn mlp_requests(batch: usize, dims: &[usize], frac_bits: u32) -> Vec<Request
         if let [k, n] = *pair {
             out.push(Request::Matmul { m: batch, k, n });
             out.push(Request::Trunc {
-                len: batch * n,
+                len: batch.saturating_mul(n),
                 frac_bits,
             });
             if i + 1 < layers {
-                out.push(Request::Compare { len: batch * n });
+                out.push(Request::Compare { len: batch.saturating_mul(n) });
             }
         }
     }
