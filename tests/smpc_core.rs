@@ -184,15 +184,15 @@ fn shares_are_uniform_and_independent_of_each_other_and_the_secret() {
                 hist[(v >> 60) as usize] += 1;
                 low[(v & 15) as usize] += 1;
             }
-            // 15 degrees of freedom: P(chi2 > 45) ≈ 7e-5.
-            assert!(chi_square(&hist) < 45.0, "party {p} high nibble: {hist:?}");
-            assert!(chi_square(&low) < 45.0, "party {p} low nibble: {low:?}");
+            // 15 degrees of freedom: P(chi2 > 52) ≈ 5e-6, so 14 checks rarely fail by chance.
+            assert!(chi_square(&hist) < 52.0, "party {p} high nibble: {hist:?}");
+            assert!(chi_square(&low) < 52.0, "party {p} low nibble: {low:?}");
         }
         let mut joint = [0u64; 16];
         for (&a, &b) in s[0].ring().data().iter().zip(s[2].ring().data()) {
             joint[((a >> 62) * 4 + (b >> 62)) as usize] += 1;
         }
-        assert!(chi_square(&joint) < 45.0, "joint: {joint:?}");
+        assert!(chi_square(&joint) < 52.0, "joint: {joint:?}");
     }
 }
 
