@@ -260,6 +260,20 @@ fn max_and_argmax_match_plaintext_with_ties() {
     }
 }
 
+/// Messages one party sends to each peer in a sign extraction of `len` elements: every round
+/// is pipelined in messages of 4096 elements (at least one), and the six AND levels of the
+/// comparison tree evaluate 62, 32, 16, 8, 4 and 1 gates per plane word.
+fn sign_messages(len: u64) -> u64 {
+    let chunks = |elements: u64| elements.div_ceil(4096).max(1);
+    let w = len.div_ceil(64);
+    chunks(len)
+        + [62u64, 32, 16, 8, 4, 1]
+            .iter()
+            .map(|g| chunks(g * w))
+            .sum::<u64>()
+        + chunks(w)
+}
+
 /// What one party measured while running `f`, checked identical across parties.
 fn measured<F>(n: usize, f: F) -> CommStats
 where
@@ -307,7 +321,7 @@ fn rounds_and_bytes_equal_their_formulas() {
             let relu = CommStats {
                 rounds: 8,
                 bytes_sent: 8 * peers * (l + 2 * 123 * w + w),
-                messages_sent: 8 * peers,
+                messages_sent: peers * sign_messages(l),
             };
             assert_eq!(
                 measured(n, |p| compare::relu(p, &x[p.id()]).map(drop)),
@@ -338,7 +352,8 @@ fn rounds_and_bytes_equal_their_formulas() {
             CommStats {
                 rounds: 16,
                 bytes_sent: sign(mm * kk * (kk - 1) / 2) + sign(mm * kk),
-                messages_sent: 16 * peers
+                messages_sent: peers
+                    * (sign_messages(mm * kk * (kk - 1) / 2) + sign_messages(mm * kk))
             }
         );
     }

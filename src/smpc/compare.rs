@@ -20,7 +20,9 @@
 //! the dealer: all local once `c` and `v` are public.
 //!
 //! Cost of one sign extraction of `len` elements, `W = ⌈len/64⌉`, per party:
-//! **8 rounds**, **8·(n−1)·(len + 2·123·W + W) bytes** sent. [`argmax`] over `k` columns uses two
+//! **8 rounds**, **8·(n−1)·(len + 2·123·W + W) bytes** sent. Every round is pipelined in
+//! messages of at most [`PIPELINE_CHUNK`](super::party::PIPELINE_CHUNK) elements (so no large
+//! buffers are allocated per round). [`argmax`] over `k` columns uses two
 //! sign extractions (all `k(k−1)/2` pairwise comparisons at once, then a test of each score):
 //! **16 rounds**.
 
@@ -53,22 +55,58 @@ fn plane(v: &[u64], i: usize, w: usize) -> &[u64] {
     v.get(i * w..(i + 1) * w).unwrap_or_default()
 }
 
-/// Finishes a batch of AND gates on XOR shares: `msg` holds `x ⊕ a` then `y ⊕ b` for the
-/// gates; one round opens them and the triples' `(a, b, c)` give shares of `x ∧ y`.
+/// Evaluates a batch of AND gates on XOR shares in one (pipelined) round. Gate `i` works on
+/// the `w`-word planes `xs[i]` and `ys[i]`; the triples `(a, b, c)` cover all gate words in
+/// order. Returns the shares of `x ∧ y`, gate after gate.
 fn and_batch<C: PartyChannel>(
     party: &mut Party<C>,
-    msg: Vec<u64>,
+    (xs, ys, w): (&[&[u64]], &[&[u64]], usize),
     (ta, tb, tc): (&[u64], &[u64], &[u64]),
 ) -> Result<Vec<u64>, SmpcError> {
-    let opened = party.open_xor_words(msg)?;
-    let (d, e) = opened.split_at(ta.len().min(opened.len()));
+    let g = ta.len();
+    let word = |planes: &[&[u64]], i: usize| {
+        planes
+            .get(i / w.max(1))
+            .and_then(|p| p.get(i % w.max(1)))
+            .copied()
+            .unwrap_or(0)
+    };
     let lead = if party.is_leader() { u64::MAX } else { 0 };
-    Ok(tc
-        .iter()
-        .zip(ta.iter().zip(tb))
-        .zip(d.iter().zip(e))
-        .map(|((&c, (&a, &b)), (&d, &e))| c ^ (d & b) ^ (e & a) ^ (lead & d & e))
-        .collect())
+    let mut z = Vec::with_capacity(g);
+    party.exchange_pipelined(
+        g,
+        |r| {
+            let masked_x = r
+                .clone()
+                .zip(ta.get(r.clone()).unwrap_or_default())
+                .map(|(i, a)| word(xs, i) ^ a);
+            let masked_y = r
+                .clone()
+                .zip(tb.get(r.clone()).unwrap_or_default())
+                .map(|(i, b)| word(ys, i) ^ b);
+            masked_x.chain(masked_y).collect()
+        },
+        |r, own, others| {
+            let l = r.len();
+            let mut opened = own.to_vec();
+            for m in others {
+                xor_assign_slice(&mut opened, m);
+            }
+            let (d, e) = opened.split_at(l.min(opened.len()));
+            let (a, b, c) = (
+                ta.get(r.clone()).unwrap_or_default(),
+                tb.get(r.clone()).unwrap_or_default(),
+                tc.get(r).unwrap_or_default(),
+            );
+            z.extend(
+                c.iter()
+                    .zip(a.iter().zip(b))
+                    .zip(d.iter().zip(e))
+                    .map(|((&c, (&a, &b)), (&d, &e))| c ^ (d & b) ^ (e & a) ^ (lead & d & e)),
+            );
+        },
+    )?;
+    Ok(z)
 }
 
 fn sign<C: PartyChannel>(party: &mut Party<C>, x: &SharedTensor) -> Result<Sign, SmpcError> {
@@ -82,14 +120,15 @@ fn sign<C: PartyChannel>(party: &mut Party<C>, x: &SharedTensor) -> Result<Sign,
     let lead = if party.is_leader() { u64::MAX } else { 0 };
 
     // Round 1: open c = x + r.
-    let masked = x
-        .ring()
-        .data()
-        .iter()
-        .zip(&r)
-        .map(|(p, q)| p.wrapping_add(*q))
-        .collect();
-    let c = party.open_words(masked)?;
+    let xd = x.ring().data();
+    let c = party.open_with(len, false, |rg| {
+        xd.get(rg.clone())
+            .unwrap_or_default()
+            .iter()
+            .zip(r.get(rg).unwrap_or_default())
+            .map(|(p, q)| p.wrapping_add(*q))
+            .collect()
+    })?;
     let cp = to_planes(&c);
 
     // Leaves, lowest bit first: (G, E) word vectors.
@@ -119,22 +158,20 @@ fn sign<C: PartyChannel>(party: &mut Party<C>, x: &SharedTensor) -> Result<Sign,
             });
         };
         used += g;
-        let mut msg = Vec::with_capacity(2 * g);
-        let mut ys: Vec<&[u64]> = Vec::with_capacity(2 * nodes.len());
+        let mut xs: Vec<&[u64]> = Vec::with_capacity(nodes.len());
+        let mut ys: Vec<&[u64]> = Vec::with_capacity(nodes.len());
         for pair in nodes.chunks_exact(2) {
             let [(g_lo, e_lo), (_, e_hi)] = pair else {
                 continue;
             };
-            msg.extend_from_slice(e_hi);
+            xs.push(e_hi);
             ys.push(g_lo);
             if !root {
-                msg.extend_from_slice(e_hi);
+                xs.push(e_hi);
                 ys.push(e_lo);
             }
         }
-        xor_assign_slice(&mut msg, a);
-        msg.extend(ys.iter().flat_map(|y| y.iter()).zip(bb).map(|(y, b)| y ^ b));
-        let z = and_batch(party, msg, (a, bb, cc))?;
+        let z = and_batch(party, (&xs, &ys, w), (a, bb, cc))?;
         let carried = if nodes.len() % 2 == 1 {
             nodes.pop()
         } else {
@@ -163,7 +200,9 @@ fn sign<C: PartyChannel>(party: &mut Party<C>, x: &SharedTensor) -> Result<Sign,
     }
     // Round 8: open v = msb ⊕ b.
     xor_assign_slice(&mut msb, &dabit);
-    let v_planes = party.open_xor_words(msb)?;
+    let v_planes = party.open_with(msb.len(), true, |rg| {
+        msb.get(rg).unwrap_or_default().to_vec()
+    })?;
     let v = (0..len).map(|e| plane_bit(&v_planes, e)).collect();
     Ok(Sign { c, v, b, br })
 }

@@ -100,7 +100,9 @@ pub fn mlp_requests(batch: usize, dims: &[usize], frac_bits: u32) -> Vec<Request
                 frac_bits,
             });
             if i + 1 < layers {
-                out.push(Request::Compare { len: batch.saturating_mul(n) });
+                out.push(Request::Compare {
+                    len: batch.saturating_mul(n),
+                });
             }
         }
     }

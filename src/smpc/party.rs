@@ -270,6 +270,31 @@ impl<C: PartyChannel> Party<C> {
         Ok(())
     }
 
+    /// One pipelined round opening `len` shared words produced chunk by chunk by
+    /// `produce(range)`: returns the sum (or with `xor`, the XOR) of all parties' words. Keeps
+    /// every message small (see [`exchange_pipelined`](Self::exchange_pipelined)).
+    pub fn open_with(
+        &mut self,
+        len: usize,
+        xor: bool,
+        produce: impl FnMut(Range<usize>) -> Vec<u64>,
+    ) -> Result<Vec<u64>, SmpcError> {
+        let mut out = Vec::with_capacity(len);
+        self.exchange_pipelined(len, produce, |_, own, others| {
+            let start = out.len();
+            out.extend_from_slice(own);
+            let acc = out.get_mut(start..).unwrap_or_default();
+            for m in others {
+                if xor {
+                    xor_assign_slice(acc, m);
+                } else {
+                    add_assign_slice(acc, m);
+                }
+            }
+        })?;
+        Ok(out)
+    }
+
     /// One round opening additive shares `words`: returns the sum of all parties' words.
     pub fn open_words(&mut self, words: Vec<u64>) -> Result<Vec<u64>, SmpcError> {
         Ok(self.exchange(words)?.sum())
