@@ -289,16 +289,7 @@ impl Dealt {
             {
                 parts.push(PartStream::Pieces(next, Vec::new(), 0));
             } else if c.correlated && last {
-                let v = given.next().ok_or_else(|| SmpcError::MaterialMismatch {
-                    needed: "a correction per correlated component".into(),
-                    got: "too few corrections".into(),
-                })?;
-                if v.len() != c.words {
-                    return Err(SmpcError::MaterialMismatch {
-                        needed: format!("correction of {} words", c.words),
-                        got: format!("{} words", v.len()),
-                    });
-                }
+                let v = next_correction(&mut given, c.words)?;
                 parts.push(PartStream::Words(v, 0));
             } else {
                 parts.push(PartStream::Prg(Box::new(Prg::new(
@@ -342,16 +333,7 @@ impl Dealt {
             let mut given = corrections()?.into_iter();
             for (slot, c) in parts.iter_mut().zip(&comps) {
                 if slot.is_none() {
-                    let v = given.next().ok_or_else(|| SmpcError::MaterialMismatch {
-                        needed: "a correction per correlated component".into(),
-                        got: "too few corrections".into(),
-                    })?;
-                    if v.len() != c.words {
-                        return Err(SmpcError::MaterialMismatch {
-                            needed: format!("correction of {} words", c.words),
-                            got: format!("{} words", v.len()),
-                        });
-                    }
+                    let v = next_correction(&mut given, c.words)?;
                     *slot = Some(v);
                 }
             }
@@ -702,6 +684,25 @@ fn sum_streams(gens: &mut [Prg], acc: &mut [u64], buf: &mut [u64]) {
     for g in rest {
         g.fill(buf);
         add_assign_slice(acc, buf);
+    }
+}
+
+/// The next correction from `given`, which must have `words` words.
+fn next_correction(
+    given: &mut impl Iterator<Item = Vec<u64>>,
+    words: usize,
+) -> Result<Vec<u64>, SmpcError> {
+    let v = given.next().ok_or_else(|| SmpcError::MaterialMismatch {
+        needed: "a correction per correlated component".into(),
+        got: "too few corrections".into(),
+    })?;
+    if v.len() == words {
+        Ok(v)
+    } else {
+        Err(SmpcError::MaterialMismatch {
+            needed: format!("correction of {words} words"),
+            got: format!("{} words", v.len()),
+        })
     }
 }
 

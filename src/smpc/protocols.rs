@@ -316,15 +316,29 @@ fn streams3(streamed: super::dealer::Streamed) -> Result<[PartStream; 3], SmpcEr
         })
 }
 
+/// A ring product protocol (elementwise or matrix).
+type Product<C> =
+    fn(&mut Party<C>, &SharedTensor, &SharedTensor) -> Result<SharedTensor, SmpcError>;
+
+/// `product` followed by a truncation by the party's fractional bits.
+fn fixed_product<C: PartyChannel>(
+    product: Product<C>,
+    party: &mut Party<C>,
+    x: &SharedTensor,
+    y: &SharedTensor,
+) -> Result<SharedTensor, SmpcError> {
+    let z = product(party, x, y)?;
+    let f = party.fixed().frac_bits();
+    truncate(party, &z, f)
+}
+
 /// Fixed-point elementwise product: [`mul`] then [`truncate`] by the party's fractional bits.
 pub fn mul_fixed<C: PartyChannel>(
     party: &mut Party<C>,
     x: &SharedTensor,
     y: &SharedTensor,
 ) -> Result<SharedTensor, SmpcError> {
-    let z = mul(party, x, y)?;
-    let f = party.fixed().frac_bits();
-    truncate(party, &z, f)
+    fixed_product(mul, party, x, y)
 }
 
 /// Fixed-point matrix product: [`matmul`] then [`truncate`].
@@ -333,9 +347,7 @@ pub fn matmul_fixed<C: PartyChannel>(
     x: &SharedTensor,
     y: &SharedTensor,
 ) -> Result<SharedTensor, SmpcError> {
-    let z = matmul(party, x, y)?;
-    let f = party.fixed().frac_bits();
-    truncate(party, &z, f)
+    fixed_product(matmul, party, x, y)
 }
 
 /// Shares of `x + p` for a public ring tensor `p` of the same shape (local: the leader adds).
