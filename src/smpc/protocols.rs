@@ -93,18 +93,70 @@ pub fn mul<C: PartyChannel>(
     same_shape("mul", x, y)?;
     let len = x.len();
     let streamed = party.material_streamed(Request::Mul { len })?;
-    let [mut ga, mut gb, mut gc]: [PartStream; 3] =
-        streamed
-            .parts
-            .try_into()
-            .map_err(|_| SmpcError::MaterialMismatch {
-                needed: "3 components".into(),
-                got: "another count".into(),
-            })?;
     let lead = u64::from(party.is_leader());
+    let z = match streams3(streamed)? {
+        [
+            PartStream::Words(a, 0),
+            PartStream::Words(b, 0),
+            PartStream::Words(c, 0),
+        ] => mul_expanded(party, (x, y), [a, b, c], lead)?,
+        streams => mul_streamed(party, (x, y), streams, lead)?,
+    };
+    Ok(SharedTensor::new(RingTensor::new(x.shape(), z)?))
+}
+
+/// The online Beaver step on one chunk: `z += e·b + d·a (+ e·d)`, with `e | d` opened from
+/// this party's message `own` and the peers' `others`.
+fn beaver_chunk(z: &mut [u64], a: &[u64], b: &[u64], own: &[u64], others: &[Message], lead: u64) {
+    let l = z.len();
+    let (own_e, own_d) = own.split_at(l.min(own.len()));
+    if let [other] = others {
+        let (oth_e, oth_d) = other.split_at(l.min(other.len()));
+        let e = own_e.iter().zip(oth_e).map(|(p, q)| p.wrapping_add(*q));
+        let d = own_d.iter().zip(oth_d).map(|(p, q)| p.wrapping_add(*q));
+        beaver_step(z, a, b, e, d, lead);
+    } else {
+        let mut opened = own.to_vec();
+        for m in others {
+            add_assign(&mut opened, m);
+        }
+        let (e, d) = opened.split_at(l.min(opened.len()));
+        beaver_step(z, a, b, e.iter().copied(), d.iter().copied(), lead);
+    }
+}
+
+/// [`mul`] with an expanded triple (prefetched material): reads `a`, `b`, `c` in place and
+/// writes the product over `c`.
+fn mul_expanded<C: PartyChannel>(
+    party: &mut Party<C>,
+    (x, y): (&SharedTensor, &SharedTensor),
+    [a, b, mut c]: [Vec<u64>; 3],
+    lead: u64,
+) -> Result<Vec<u64>, SmpcError> {
     let (xd, yd) = (x.ring().data(), y.ring().data());
-    // The triple is generated chunk by chunk in cache: `a` and `b` when the chunk's message is
-    // produced (kept until it is consumed, one chunk later), `c` when it is consumed.
+    let produce = |r: Range<usize>| -> Vec<u64> {
+        sub_range(xd, &a, r.clone(), 0)
+            .chain(sub_range(yd, &b, r, 0))
+            .collect()
+    };
+    let consume = |r: Range<usize>, own: &[u64], others: &[Message]| {
+        let (ar, br) = (slice(&a, r.clone()), slice(&b, r.clone()));
+        beaver_chunk(slice_mut(&mut c, r), ar, br, own, others, lead);
+    };
+    party.exchange_pipelined(x.len(), produce, consume)?;
+    Ok(c)
+}
+
+/// [`mul`] with a triple still in seed form: `a` and `b` are generated in cache when a chunk's
+/// message is produced (and kept until it is consumed, one chunk later), `c` when it is
+/// consumed; the expanded triple never goes through main memory.
+fn mul_streamed<C: PartyChannel>(
+    party: &mut Party<C>,
+    (x, y): (&SharedTensor, &SharedTensor),
+    [mut ga, mut gb, mut gc]: [PartStream; 3],
+    lead: u64,
+) -> Result<Vec<u64>, SmpcError> {
+    let (xd, yd) = (x.ring().data(), y.ring().data());
     let pending: RefCell<VecDeque<(Vec<u64>, Vec<u64>)>> = RefCell::new(VecDeque::new());
     let failure: RefCell<Option<SmpcError>> = RefCell::new(None);
     let note = |r: Result<(), SmpcError>| {
@@ -112,7 +164,7 @@ pub fn mul<C: PartyChannel>(
             failure.borrow_mut().get_or_insert(e);
         }
     };
-    let mut z: Vec<u64> = Vec::with_capacity(len);
+    let mut z: Vec<u64> = Vec::with_capacity(x.len());
     let produce = |r: Range<usize>| -> Vec<u64> {
         let (mut a, mut b) = (vec![0u64; r.len()], vec![0u64; r.len()]);
         note(ga.fill_next(&mut a));
@@ -124,34 +176,20 @@ pub fn mul<C: PartyChannel>(
         msg
     };
     let consume = |r: Range<usize>, own: &[u64], others: &[Message]| {
-        let l = r.len();
         let Some((a, b)) = pending.borrow_mut().pop_front() else {
             return;
         };
         let start = z.len();
-        z.resize(start + l, 0);
-        let zc = slice_mut(&mut z, start..start + l);
+        z.resize(start + r.len(), 0);
+        let zc = slice_mut(&mut z, start..start + r.len());
         note(gc.fill_next(zc));
-        let (own_e, own_d) = own.split_at(l.min(own.len()));
-        if let [other] = others {
-            let (oth_e, oth_d) = other.split_at(l.min(other.len()));
-            let e = own_e.iter().zip(oth_e).map(|(p, q)| p.wrapping_add(*q));
-            let d = own_d.iter().zip(oth_d).map(|(p, q)| p.wrapping_add(*q));
-            beaver_step(zc, &a, &b, e, d, lead);
-        } else {
-            let mut opened = own.to_vec();
-            for m in others {
-                add_assign(&mut opened, m);
-            }
-            let (e, d) = opened.split_at(l.min(opened.len()));
-            beaver_step(zc, &a, &b, e.iter().copied(), d.iter().copied(), lead);
-        }
+        beaver_chunk(zc, &a, &b, own, others, lead);
     };
-    party.exchange_pipelined(len, produce, consume)?;
-    if let Some(e) = failure.into_inner() {
-        return Err(e);
+    party.exchange_pipelined(x.len(), produce, consume)?;
+    match failure.into_inner() {
+        Some(e) => Err(e),
+        None => Ok(z),
     }
-    Ok(SharedTensor::new(RingTensor::new(x.shape(), z)?))
 }
 
 /// Shares of the ring matrix product `x · y` for `[m, k]` and `[k, n]` (no truncation).
