@@ -185,6 +185,27 @@ pub enum PartStream {
 }
 
 impl PartStream {
+    /// The next `n` words: borrowed in place when expanded, otherwise generated into `buf`.
+    pub fn next_chunk<'a>(
+        &'a mut self,
+        n: usize,
+        buf: &'a mut Vec<u64>,
+    ) -> Result<&'a [u64], SmpcError> {
+        if let PartStream::Words(v, pos) = self {
+            let start = *pos;
+            *pos += n;
+            return v
+                .get(start..start + n)
+                .ok_or_else(|| SmpcError::MaterialMismatch {
+                    needed: format!("{n} more words"),
+                    got: format!("{} left", v.len().saturating_sub(start)),
+                });
+        }
+        buf.resize(n, 0);
+        self.fill_next(buf)?;
+        Ok(buf)
+    }
+
     /// Overwrites `out` with the next `out.len()` words; running out of words is an error.
     pub fn fill_next(&mut self, out: &mut [u64]) -> Result<(), SmpcError> {
         match self {

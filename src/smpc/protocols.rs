@@ -301,27 +301,47 @@ pub fn truncate<C: PartyChannel>(
             failure.borrow_mut().get_or_insert(e);
         }
     };
+    let mut rbuf = Vec::new();
     let produce = |rg: Range<usize>| -> Vec<u64> {
-        let mut masked = vec![0u64; rg.len()];
-        note(gr.fill_next(&mut masked));
-        for (m, v) in masked.iter_mut().zip(slice(xd, rg)) {
-            *m = m.wrapping_add(*v).wrapping_add(bias);
+        let l = rg.len();
+        match gr.next_chunk(l, &mut rbuf) {
+            Ok(r) => slice(xd, rg)
+                .iter()
+                .zip(r)
+                .map(|(v, r)| v.wrapping_add(*r).wrapping_add(bias))
+                .collect(),
+            Err(e) => {
+                note(Err(e));
+                vec![0; l]
+            }
         }
-        masked
     };
     let top = 1u64 << (63 - shift);
     let lead = party.is_leader();
     let mut out: Vec<u64> = Vec::with_capacity(len);
+    let (mut hbuf, mut mbuf) = (Vec::new(), Vec::new());
     let consume = |rg: Range<usize>, own: &[u64], others: &[Message]| {
         let l = rg.len();
-        let mut c = own.to_vec();
-        for m in others {
-            add_assign(&mut c, m);
-        }
-        let (mut hi, mut msb) = (vec![0u64; l], vec![0u64; l]);
-        note(ghi.fill_next(&mut hi));
-        note(gmsb.fill_next(&mut msb));
-        out.extend(hi.iter().zip(&msb).zip(&c).map(|((&h, &m), &cv)| {
+        let (hi, msb) = match (ghi.next_chunk(l, &mut hbuf), gmsb.next_chunk(l, &mut mbuf)) {
+            (Ok(h), Ok(m)) => (h, m),
+            (Err(e), _) | (_, Err(e)) => return note(Err(e)),
+        };
+        let opened: Vec<u64>;
+        let c: Box<dyn Iterator<Item = u64> + '_> = if let [other] = others {
+            Box::new(
+                own.iter()
+                    .zip(other.iter())
+                    .map(|(p, q)| p.wrapping_add(*q)),
+            )
+        } else {
+            let mut acc = own.to_vec();
+            for m in others {
+                add_assign(&mut acc, m);
+            }
+            opened = acc;
+            Box::new(opened.iter().copied())
+        };
+        out.extend(hi.iter().zip(msb).zip(c).map(|((&h, &m), cv)| {
             let c_msb = cv >> 63;
             let c_low = cv & (u64::MAX >> 1);
             // (1 - 2 c_msb) · r_msb, as a ring element
