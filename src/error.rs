@@ -4,6 +4,7 @@
 //! precise error type (for example [`ShapeError`](crate::tensor::ShapeError)); they all convert
 //! into [`Error`] so that callers can use `?` across layers and still `match` on the cause.
 
+use crate::plan::PlanError;
 use crate::smpc::SmpcError;
 use crate::tensor::ShapeError;
 
@@ -20,6 +21,9 @@ pub enum Error {
     /// Input could not be parsed (a CSV table, an address, a configuration value).
     #[error("invalid input: {0}")]
     InvalidInput(String),
+    /// A plan was malformed, did not fit its inputs, or failed to run.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
     /// A secure-computation error.
     #[error(transparent)]
     Smpc(#[from] SmpcError),

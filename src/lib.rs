@@ -17,7 +17,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod datasets;
 pub mod error;
+pub mod plan;
 pub mod smpc;
 pub mod tensor;
 
