@@ -14,6 +14,8 @@
 //!   and [`Party`]: one party's state, counting rounds and bytes;
 //! - [`protocols`] (mul, matmul, truncation, public ops), [`compare`] (sign, ReLU, max,
 //!   argmax) and [`layers`] (linear, MLP): the protocols, generic over the channel;
+//! - [`SmpcBackend`]: a [`plan::Backend`](crate::plan::Backend) over shares, so plans such as
+//!   `Plan::linear` and `Mlp` run unchanged on secret-shared inputs and parameters;
 //! - [`Simulator`]: n party threads and a dealer thread in this process.
 //!
 //! ```
@@ -30,6 +32,7 @@
 //! # Ok::<(), privgrid::Error>(())
 //! ```
 
+pub mod backend;
 pub mod bits;
 pub mod channel;
 pub mod compare;
@@ -45,6 +48,7 @@ mod ring;
 mod share;
 mod sim;
 
+pub use backend::SmpcBackend;
 pub use channel::{CommStats, Message, PartyChannel, SimChannel, sim_mesh};
 pub use error::SmpcError;
 pub use fixed::FixedPoint;
