@@ -5,8 +5,8 @@ use privgrid::Tensor;
 use privgrid::plan::train::{self, Loss, Schedule, Sgd};
 use privgrid::plan::{Mlp, Plan};
 use privgrid::smpc::{
-    FixedPoint, SharedTensor, Simulator, SmpcBackend, SmpcError, compare, reconstruct,
-    share_fixed_for,
+    FixedPoint, Party, SharedTensor, SimChannel, Simulator, SmpcBackend, SmpcError, compare,
+    reconstruct, share_fixed_for,
 };
 
 fn digits() -> (Tensor, Vec<usize>) {
@@ -30,12 +30,18 @@ fn share_parameters(plan: &Plan, n: usize, fx: FixedPoint) -> Vec<Vec<SharedTens
     out
 }
 
-/// Runs `plan` over shares of `x` and opens its first output.
-fn run_shared(plan: &Plan, x: &Tensor, n: usize) -> Tensor {
+/// Runs `plan` over shares of `x` (and of its parameters) in `n` parties, then `finish` on
+/// each party's share of the first output; returns the parties' results.
+fn run_shared<R: Send>(
+    plan: &Plan,
+    x: &Tensor,
+    n: usize,
+    finish: impl Fn(&mut Party<SimChannel>, &SharedTensor) -> Result<R, SmpcError> + Sync,
+) -> Vec<R> {
     let fx = FixedPoint::default();
     let xs = share_fixed_for(x, n, fx).unwrap();
     let params = share_parameters(plan, n, fx);
-    let out = Simulator::new(n)
+    Simulator::new(n)
         .unwrap()
         .run(|p| {
             let me = p.id();
@@ -44,10 +50,9 @@ fn run_shared(plan: &Plan, x: &Tensor, n: usize) -> Tensor {
                 .graph()
                 .run(&mut SmpcBackend::new(p), &[&xs[me]], &refs)
                 .map_err(|e| SmpcError::Parties(e.to_string()))?;
-            p.open_fixed(&y[0])
+            finish(p, &y[0])
         })
-        .unwrap();
-    out.into_iter().next().unwrap()
+        .unwrap()
 }
 
 #[test]
@@ -62,7 +67,8 @@ fn linear_plan_over_shares_matches_plaintext() {
     .unwrap();
     let expected = plan.run(&[&x]).unwrap().remove(0);
     for n in [2, 3] {
-        assert!(run_shared(&plan, &x, n).approx_eq(&expected, 1e-3));
+        let opened = run_shared(&plan, &x, n, |p, y| p.open_fixed(y));
+        assert!(opened[0].approx_eq(&expected, 1e-3));
     }
 }
 
@@ -102,22 +108,9 @@ fn mlp_plan_over_shares_gives_the_plaintext_argmax_on_every_digit_test_sample() 
         "the trained plan should classify: {correct}/{}",
         expected.len()
     );
-    let n = 3;
-    let fx = FixedPoint::default();
-    let xs = share_fixed_for(&x, n, fx).unwrap();
-    let params = share_parameters(&plan, n, fx);
-    let out = Simulator::new(n)
-        .unwrap()
-        .run(|p| {
-            let me = p.id();
-            let refs: Vec<&SharedTensor> = params[me].iter().collect();
-            let logits = plan
-                .graph()
-                .run(&mut SmpcBackend::new(p), &[&xs[me]], &refs)
-                .map_err(|e| SmpcError::Parties(e.to_string()))?;
-            Ok(compare::argmax(p, &logits[0])?.index)
-        })
-        .unwrap();
+    let out = run_shared(&plan, &x, 3, |p, logits| {
+        Ok(compare::argmax(p, logits)?.index)
+    });
     let index = reconstruct(&out).unwrap();
     assert_eq!(index.len(), expected.len());
     for (i, (&secure, &clear)) in index.data().iter().zip(&expected).enumerate() {
