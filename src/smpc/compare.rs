@@ -231,8 +231,9 @@ pub fn msb<C: PartyChannel>(
         s.v.iter()
             .zip(&s.b)
             .map(|(&v, &b)| {
-                let sb = if v == 1 { b.wrapping_neg() } else { b };
-                sb.wrapping_add(lead * v)
+                // (1 − 2v)·b + lead·v, branch-free (v is a random bit)
+                b.wrapping_mul(1u64.wrapping_sub(v << 1))
+                    .wrapping_add(lead * v)
             })
             .collect();
     Ok(SharedTensor::new(RingTensor::new(x.shape(), data)?))
@@ -263,7 +264,10 @@ pub fn relu<C: PartyChannel>(
         .map(|((&xs, (&v, &c)), (&b, &br))| {
             // b·x = c·b − b·r ; msb·x = v·x + (1 − 2v)·b·x ; relu = x − msb·x
             let bx = c.wrapping_mul(b).wrapping_sub(br);
-            let msb_x = if v == 1 { xs.wrapping_sub(bx) } else { bx };
+            // v·x + (1 − 2v)·b·x, branch-free (v is a random bit)
+            let msb_x = v
+                .wrapping_mul(xs)
+                .wrapping_add(bx.wrapping_mul(1u64.wrapping_sub(v << 1)));
             xs.wrapping_sub(msb_x)
         })
         .collect();

@@ -326,35 +326,44 @@ pub fn truncate<C: PartyChannel>(
             (Ok(h), Ok(m)) => (h, m),
             (Err(e), _) | (_, Err(e)) => return note(Err(e)),
         };
-        let opened: Vec<u64>;
-        let c: Box<dyn Iterator<Item = u64> + '_> = if let [other] = others {
-            Box::new(
-                own.iter()
-                    .zip(other.iter())
-                    .map(|(p, q)| p.wrapping_add(*q)),
-            )
-        } else {
-            let mut acc = own.to_vec();
-            for m in others {
-                add_assign(&mut acc, m);
-            }
-            opened = acc;
-            Box::new(opened.iter().copied())
-        };
-        out.extend(hi.iter().zip(msb).zip(c).map(|((&h, &m), cv)| {
+        // One output share from the shares of r_hi, r_msb and the opened c.
+        // Branch-free: the opened bits are random, so a branch would mispredict half the time.
+        let lead_mask = if lead { u64::MAX } else { 0 };
+        let finish = |h: u64, m: u64, cv: u64| {
             let c_msb = cv >> 63;
             let c_low = cv & (u64::MAX >> 1);
             // (1 - 2 c_msb) · r_msb, as a ring element
-            let t_share = if c_msb == 1 { m.wrapping_neg() } else { m };
-            let v = top.wrapping_mul(t_share).wrapping_sub(h);
-            if lead {
-                v.wrapping_add(c_low >> shift)
-                    .wrapping_add(top.wrapping_mul(c_msb))
-                    .wrapping_sub(1u64 << (62 - shift))
-            } else {
-                v
+            let t_share = m.wrapping_mul(1u64.wrapping_sub(c_msb << 1));
+            let public = (c_low >> shift)
+                .wrapping_add(top.wrapping_mul(c_msb))
+                .wrapping_sub(1u64 << (62 - shift));
+            top.wrapping_mul(t_share)
+                .wrapping_sub(h)
+                .wrapping_add(public & lead_mask)
+        };
+        if let [other] = others {
+            let c = own
+                .iter()
+                .zip(other.iter())
+                .map(|(p, q)| p.wrapping_add(*q));
+            out.extend(
+                hi.iter()
+                    .zip(msb)
+                    .zip(c)
+                    .map(|((&h, &m), cv)| finish(h, m, cv)),
+            );
+        } else {
+            let mut c = own.to_vec();
+            for m in others {
+                add_assign(&mut c, m);
             }
-        }));
+            out.extend(
+                hi.iter()
+                    .zip(msb)
+                    .zip(&c)
+                    .map(|((&h, &m), &cv)| finish(h, m, cv)),
+            );
+        }
     };
     party.exchange_pipelined(len, produce, consume)?;
     if let Some(e) = failure.into_inner() {
