@@ -329,7 +329,8 @@ pub fn truncate<C: PartyChannel>(
         // One output share from the shares of r_hi, r_msb and the opened c.
         // Branch-free: the opened bits are random, so a branch would mispredict half the time.
         let lead_mask = if lead { u64::MAX } else { 0 };
-        let finish = |h: u64, m: u64, cv: u64| {
+        let (top, shift) = (top, shift);
+        let finish = move |h: u64, m: u64, cv: u64| {
             let c_msb = cv >> 63;
             let c_low = cv & (u64::MAX >> 1);
             // (1 - 2 c_msb) · r_msb, as a ring element
