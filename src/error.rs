@@ -8,6 +8,7 @@ use crate::node::auth::AuthError;
 use crate::node::store::StoreError;
 use crate::plan::PlanError;
 use crate::privacy::PrivacyError;
+use crate::smpc::SmpcError;
 use crate::tensor::ShapeError;
 
 /// Result alias used throughout privgrid.
@@ -56,6 +57,9 @@ pub enum Error {
     /// A plan was malformed, did not fit its inputs, or failed to run.
     #[error(transparent)]
     Plan(#[from] PlanError),
+    /// A secure-computation error.
+    #[error(transparent)]
+    Smpc(#[from] SmpcError),
     /// An I/O error from the operating system.
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),

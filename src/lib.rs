@@ -19,7 +19,9 @@
 //!
 //! The pure layers have no async, no sockets and no clocks:
 //! [`tensor`] (dense f32 tensors), [`plan`] (serializable computation graphs with autodiff),
-//! [`privacy`] (differential-privacy mechanisms and accountants), [`datasets`] (the digits
+//! [`privacy`] (differential-privacy mechanisms and accountants), [`smpc`] (additive secret
+//! sharing with a crypto provider: Beaver triples, truncation, comparison, an in-process
+//! simulator and a plan backend over shares), [`datasets`] (the digits
 //! data) and [`protocol`] (wire messages under size limits). On top of them:
 //! [`transport`] (in-memory, TCP and HTTP behind one trait), [`node`] (the data owner's server),
 //! [`pointer`](mod@pointer) (the data scientist's client) and [`grid`] (the gateway and the grid client).
@@ -45,6 +47,7 @@ pub mod plan;
 pub mod pointer;
 pub mod privacy;
 pub mod protocol;
+pub mod smpc;
 pub mod tensor;
 pub mod transport;
 

@@ -1,0 +1,174 @@
+//! A cache-blocked matrix product over Z_2^64.
+//!
+//! ndarray's generic `dot` for integers is a naive triple loop. This kernel walks `C = A·B` in
+//! panels: a block of `B` columns (`COL_BLOCK` wide, so a panel of `B` rows and the `C` rows
+//! being updated stay in L1/L2) and, inside it, four rows of `A` at a time, so every element of
+//! `B` loaded from cache feeds four multiply-adds. All arithmetic wraps modulo 2^64, which is
+//! exactly the ring product.
+
+/// Width of the column panel of `B` and `C` processed at once.
+const COL_BLOCK: usize = 256;
+/// Depth of the `k` block, so a `K_BLOCK x COL_BLOCK` panel of `B` stays in L2.
+const K_BLOCK: usize = 128;
+
+/// Computes `out = a · b` for row-major `a: [m, k]`, `b: [k, n]`, `out: [m, n]`, wrapping.
+///
+/// Slices shorter than their dimensions make the missing products count as zero (callers check
+/// shapes first); `out` is overwritten.
+pub fn matmul_into(a: &[u64], b: &[u64], out: &mut [u64], m: usize, k: usize, n: usize) {
+    out.iter_mut().for_each(|x| *x = 0);
+    if m == 0 || n == 0 || k == 0 {
+        return;
+    }
+    let mut j0 = 0;
+    while j0 < n {
+        let jw = COL_BLOCK.min(n - j0);
+        let mut k0 = 0;
+        while k0 < k {
+            let kw = K_BLOCK.min(k - k0);
+            let mut i = 0;
+            while i + 4 <= m {
+                rows4(a, b, out, (i, k0, j0), (kw, jw), (k, n));
+                i += 4;
+            }
+            while i < m {
+                row1(a, b, out, (i, k0, j0), (kw, jw), (k, n));
+                i += 1;
+            }
+            k0 += kw;
+        }
+        j0 += jw;
+    }
+}
+
+/// Updates four rows of `out` (from `i`) over the panel `[k0, k0+kw) x [j0, j0+jw)`.
+fn rows4(
+    a: &[u64],
+    b: &[u64],
+    out: &mut [u64],
+    (i, k0, j0): (usize, usize, usize),
+    (kw, jw): (usize, usize),
+    (k, n): (usize, usize),
+) {
+    let Some(block) = out.get_mut(i * n..(i + 4) * n) else {
+        return;
+    };
+    let (r0, rest) = block.split_at_mut(n);
+    let (r1, rest) = rest.split_at_mut(n);
+    let (r2, r3) = rest.split_at_mut(n);
+    let (Some(c0), Some(c1), Some(c2), Some(c3)) = (
+        r0.get_mut(j0..j0 + jw),
+        r1.get_mut(j0..j0 + jw),
+        r2.get_mut(j0..j0 + jw),
+        r3.get_mut(j0..j0 + jw),
+    ) else {
+        return;
+    };
+    for kk in k0..k0 + kw {
+        let at = |r: usize| a.get((i + r) * k + kk).copied().unwrap_or(0);
+        let (x0, x1, x2, x3) = (at(0), at(1), at(2), at(3));
+        let Some(brow) = b.get(kk * n + j0..kk * n + j0 + jw) else {
+            return;
+        };
+        for ((((&bv, y0), y1), y2), y3) in brow
+            .iter()
+            .zip(c0.iter_mut())
+            .zip(c1.iter_mut())
+            .zip(c2.iter_mut())
+            .zip(c3.iter_mut())
+        {
+            *y0 = y0.wrapping_add(x0.wrapping_mul(bv));
+            *y1 = y1.wrapping_add(x1.wrapping_mul(bv));
+            *y2 = y2.wrapping_add(x2.wrapping_mul(bv));
+            *y3 = y3.wrapping_add(x3.wrapping_mul(bv));
+        }
+    }
+}
+
+/// Updates one row of `out` over the panel (the tail when `m` is not a multiple of four).
+fn row1(
+    a: &[u64],
+    b: &[u64],
+    out: &mut [u64],
+    (i, k0, j0): (usize, usize, usize),
+    (kw, jw): (usize, usize),
+    (k, n): (usize, usize),
+) {
+    let Some(c) = out.get_mut(i * n + j0..i * n + j0 + jw) else {
+        return;
+    };
+    for kk in k0..k0 + kw {
+        let x = a.get(i * k + kk).copied().unwrap_or(0);
+        let Some(brow) = b.get(kk * n + j0..kk * n + j0 + jw) else {
+            return;
+        };
+        for (y, &bv) in c.iter_mut().zip(brow) {
+            *y = y.wrapping_add(x.wrapping_mul(bv));
+        }
+    }
+}
+
+/// The textbook triple loop, kept as an independent reference for tests and benches.
+pub fn matmul_naive(a: &[u64], b: &[u64], m: usize, k: usize, n: usize) -> Vec<u64> {
+    let mut out = vec![0u64; m * n];
+    for i in 0..m {
+        for j in 0..n {
+            let mut acc = 0u64;
+            for kk in 0..k {
+                let x = a.get(i * k + kk).copied().unwrap_or(0);
+                let y = b.get(kk * n + j).copied().unwrap_or(0);
+                acc = acc.wrapping_add(x.wrapping_mul(y));
+            }
+            if let Some(slot) = out.get_mut(i * n + j) {
+                *slot = acc;
+            }
+        }
+    }
+    out
+}
+
+/// Bits per limb in [`matmul_into_f64_limbs`]: products of two limbs are below 2^44, so up to
+/// [`LIMB_K_BLOCK`] of them add up exactly in an f64 (53-bit mantissa).
+const LIMB_BITS: u32 = 22;
+/// The largest inner dimension summed in one f64 product: `512 · 2^44 = 2^53`.
+const LIMB_K_BLOCK: usize = 512;
+
+/// Computes `out = a · b` modulo 2^64 exactly with f64 matrix products (ndarray, which uses the
+/// SIMD `matrixmultiply` kernels): each operand is split into three 22-bit limbs, and the six
+/// limb products whose shift is below 64 (`(0,0)`, `(0,1)`, `(1,0)`, `(0,2)`, `(1,1)`, `(2,0)`)
+/// are computed in f64, where every partial sum stays an exact integer below 2^53, then
+/// recombined with wrapping shifts. Same contract as [`matmul_into`].
+pub fn matmul_into_f64_limbs(a: &[u64], b: &[u64], out: &mut [u64], m: usize, k: usize, n: usize) {
+    use ndarray::{Array2, Axis, Slice};
+    out.iter_mut().for_each(|x| *x = 0);
+    if m == 0 || n == 0 || k == 0 || a.len() < m * k || b.len() < k * n || out.len() < m * n {
+        return;
+    }
+    let mask = (1u64 << LIMB_BITS) - 1;
+    let limbs = |v: &[u64], rows: usize, cols: usize| -> [Array2<f64>; 3] {
+        [0u32, 1, 2].map(|t| {
+            Array2::from_shape_fn((rows, cols), |(i, j)| {
+                let x = v.get(i * cols + j).copied().unwrap_or(0);
+                ((x >> (LIMB_BITS * t)) & mask) as f64
+            })
+        })
+    };
+    let (al, bl) = (limbs(a, m, k), limbs(b, k, n));
+    let pairs: [(usize, usize); 6] = [(0, 0), (0, 1), (1, 0), (0, 2), (1, 1), (2, 0)];
+    let mut k0 = 0;
+    while k0 < k {
+        let k1 = (k0 + LIMB_K_BLOCK).min(k);
+        for &(i, j) in &pairs {
+            let (Some(x), Some(y)) = (al.get(i), bl.get(j)) else {
+                continue;
+            };
+            let xs = x.slice_axis(Axis(1), Slice::from(k0..k1));
+            let p = xs.dot(&y.slice_axis(Axis(0), Slice::from(k0..k1)));
+            let shift = LIMB_BITS * (i + j) as u32;
+            for (o, &v) in out.iter_mut().zip(p.iter()) {
+                *o = o.wrapping_add((v as u64) << shift);
+            }
+        }
+        k0 = k1;
+    }
+}
