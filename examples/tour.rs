@@ -1,6 +1,8 @@
 //! The tour: every use case privgrid supports, over real loopback transports. This is the
 //! README's main command: `cargo run --release --example tour`.
 
+#[path = "use_cases/encrypted_inference_sim.rs"]
+mod encrypted_inference_sim;
 #[path = "use_cases/private_statistics.rs"]
 mod private_statistics;
 
@@ -17,6 +19,12 @@ async fn main() -> privgrid::Result<()> {
         }
         println!();
     }
+    let (agree, total) = encrypted_inference_sim::run()?;
+    assert_eq!(
+        agree, total,
+        "every prediction over shares must equal the plaintext one"
+    );
+    println!();
     println!("tour finished in {:.2?}", started.elapsed());
     Ok(())
 }
