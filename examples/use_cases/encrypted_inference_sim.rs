@@ -68,7 +68,7 @@ pub fn run() -> privgrid::Result<(usize, usize)> {
     let (shares, stats): (Vec<SharedTensor>, Vec<_>) = outputs.into_iter().unzip();
     // The class indices come back as ring integers; only the caller, holding every share,
     // reconstructs them.
-    let predicted: Vec<u64> = reconstruct(&shares)?.data().iter().copied().collect();
+    let predicted: Vec<u64> = reconstruct(&shares)?.data().to_vec();
     let plaintext = model.run(&[&queries])?.remove(0).argmax(1)?;
     let agree = predicted
         .iter()
