@@ -241,3 +241,41 @@ async fn memory_and_object_limits_refuse_more_and_the_node_goes_on() {
     assert_eq!(a.sum().get().await.unwrap().item().unwrap(), 0.0);
     drop(d);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_matmul_beyond_the_work_limit_is_refused() {
+    let config = common::hospital_config("bounded").plan_limits(privgrid::plan::PlanLimits {
+        max_work: 1000,
+        ..Default::default()
+    });
+    let node = Node::new(config)
+        .serve(common::any_address("mem"))
+        .await
+        .unwrap();
+    let bob = common::login(node.url(), "bob", "bob-secret").await;
+    let small = bob.send(Tensor::ones(&[10, 10])).await.unwrap();
+    assert_eq!(
+        small
+            .matmul(&small)
+            .sum()
+            .get()
+            .await
+            .unwrap()
+            .item()
+            .unwrap(),
+        1000.0,
+        "10·10·10 = 1000 is allowed"
+    );
+    let big = bob.send(Tensor::ones(&[11, 10])).await.unwrap();
+    let refused = big.matmul(&small).get().await.unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            Error::Remote {
+                code: privgrid::protocol::ErrorCode::TooLarge,
+                ..
+            }
+        ),
+        "{refused}"
+    );
+}

@@ -469,6 +469,24 @@ impl NodeState {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| fail(e.code, format!("{op}: {}", e.message)))?;
         let tensors: Vec<&Tensor> = entries.iter().map(|e| e.tensor.as_ref()).collect();
+        if let (TensorOp::Matmul, [a, b]) = (&op, tensors.as_slice()) {
+            // The one pointer op whose cost is not linear in its operands: bound it like a
+            // plan's work.
+            let work = a
+                .shape()
+                .iter()
+                .chain(b.shape().last())
+                .fold(1u64, |w, &d| w.saturating_mul(d as u64));
+            if work > self.config.plan_limits.max_work {
+                return Err(fail(
+                    ErrorCode::TooLarge,
+                    format!(
+                        "{op}: {work} multiply-adds exceed the node's limit of {}",
+                        self.config.plan_limits.max_work
+                    ),
+                ));
+            }
+        }
         let value = execute::apply(&op, &tensors)
             .map_err(|e| fail(ErrorCode::Shape, format!("{op}: {e}")))?;
         let policy = AccessPolicy::strictest_of(entries.iter().map(|e| &e.policy));
