@@ -13,6 +13,11 @@ fn config(name: &str) -> NodeConfig {
     common::hospital_config(name)
 }
 
+/// `GET url` decoded as JSON.
+async fn get_json(http: &reqwest::Client, url: impl reqwest::IntoUrl) -> Value {
+    http.get(url).send().await.unwrap().json().await.unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_api_answers_with_the_documented_shapes_and_statuses() {
     let node = Node::new(config("hospital"))
@@ -32,14 +37,7 @@ async fn json_api_answers_with_the_documented_shapes_and_statuses() {
     let base = node.url().to_string();
     let http = reqwest::Client::new();
 
-    let health: Value = http
-        .get(format!("{base}/v1/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health: Value = get_json(&http, format!("{base}/v1/health")).await;
     assert_eq!(health, json!({"status": "ok", "node": "hospital"}));
 
     let bad = http
@@ -77,26 +75,12 @@ async fn json_api_answers_with_the_documented_shapes_and_statuses() {
     let alice = login("alice", "alice-secret").await;
     let eve = login("eve", "eve-secret").await;
 
-    let list: Value = http
-        .get(format!("{base}/v1/datasets?tags=%23a,%23b"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = get_json(&http, format!("{base}/v1/datasets?tags=%23a,%23b")).await;
     assert_eq!(
         list,
         json!([{"id": p.id().to_string(), "description": "births", "tags": ["#a", "#b"], "shape": [2, 2]}])
     );
-    let none: Value = http
-        .get(format!("{base}/v1/datasets?tags=%23c"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let none: Value = get_json(&http, format!("{base}/v1/datasets?tags=%23c")).await;
     assert_eq!(none, json!([]));
 
     let object = format!("{base}/v1/objects/{}", p.id());
