@@ -15,6 +15,7 @@ const K_BLOCK: usize = 128;
 ///
 /// Slices shorter than their dimensions make the missing products count as zero (callers check
 /// shapes first); `out` is overwritten.
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512dq+avx512vl", "x86_64+avx2"))]
 pub fn matmul_into(a: &[u64], b: &[u64], out: &mut [u64], m: usize, k: usize, n: usize) {
     out.iter_mut().for_each(|x| *x = 0);
     if m == 0 || n == 0 || k == 0 {
@@ -42,6 +43,7 @@ pub fn matmul_into(a: &[u64], b: &[u64], out: &mut [u64], m: usize, k: usize, n:
 }
 
 /// Updates four rows of `out` (from `i`) over the panel `[k0, k0+kw) x [j0, j0+jw)`.
+#[inline(always)]
 fn rows4(
     a: &[u64],
     b: &[u64],
@@ -86,6 +88,7 @@ fn rows4(
 }
 
 /// Updates one row of `out` over the panel (the tail when `m` is not a multiple of four).
+#[inline(always)]
 fn row1(
     a: &[u64],
     b: &[u64],
