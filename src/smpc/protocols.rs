@@ -67,6 +67,7 @@ fn same_shape(op: &'static str, x: &SharedTensor, y: &SharedTensor) -> Result<()
 }
 
 /// `c[i] += e[i]·b[i] + d[i]·a[i] + lead·e[i]·d[i]`: the local Beaver step.
+#[inline(always)]
 fn beaver_step(
     c: &mut [u64],
     a: &[u64],
@@ -107,6 +108,7 @@ pub fn mul<C: PartyChannel>(
 
 /// The online Beaver step on one chunk: `z += e·b + d·a (+ e·d)`, with `e | d` opened from
 /// this party's message `own` and the peers' `others`.
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512dq+avx512vl", "x86_64+avx2"))]
 fn beaver_chunk(z: &mut [u64], a: &[u64], b: &[u64], own: &[u64], others: &[Message], lead: u64) {
     let l = z.len();
     let (own_e, own_d) = own.split_at(l.min(own.len()));
