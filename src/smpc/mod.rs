@@ -32,6 +32,7 @@
 //! # Ok::<(), privgrid::Error>(())
 //! ```
 
+pub mod aes_ctr;
 pub mod backend;
 pub mod bits;
 pub mod channel;

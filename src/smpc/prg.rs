@@ -4,28 +4,21 @@
 //! operating system (through ChaCha12 seeded by `OsRng`), expanded by a cryptographic stream
 //! cipher. Two expansions are available and the bench `benches/smpc.rs` measures both:
 //!
-//! - [`PrgKind::AesCtr`]: AES-128 in counter mode (RustCrypto `aes` + `ctr`, which use AES-NI
-//!   when the CPU has it, detected at run time);
+//! - [`PrgKind::AesCtr`]: AES-128 in counter mode ([`AesCtr`]: VAES on AVX-512 CPUs, otherwise
+//!   the RustCrypto `aes` cipher with AES-NI, chosen at run time);
 //! - [`PrgKind::ChaCha12`]: ChaCha with 12 rounds (`rand_chacha`, SIMD in software).
 //!
 //! The default ([`PrgKind::DEFAULT`]) is AES-CTR, chosen by that measurement. Each purpose gets
-//! its own stream: a seed plus a 64-bit stream number select disjoint keystreams (the AES
-//! counter block starts at `stream · 2^64`; ChaCha has a native stream parameter), so the
+//! its own stream: a seed plus a 64-bit stream number select disjoint keystreams (the stream
+//! number is half of every AES counter block; ChaCha has a native stream parameter), so the
 //! dealer's triple components, truncation masks and comparison bits never share keystream.
 
-use aes::Aes128;
-use aes::cipher::{KeyIvInit, StreamCipher};
+use super::aes_ctr::AesCtr;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha12Rng;
 
-/// Zero bytes to encrypt when filling caller buffers with AES keystream.
-static ZEROS: [u8; 4096] = [0; 4096];
-
 /// A 256-bit PRG seed.
 pub type Seed = [u8; 32];
-
-/// AES-128 in counter mode with a 128-bit big-endian counter.
-type AesCtr = ctr::Ctr128BE<Aes128>;
 
 /// Which stream cipher expands seeds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -75,9 +68,7 @@ impl Prg {
             PrgKind::AesCtr => {
                 let mut key = [0u8; 16];
                 key.copy_from_slice(&seed[..16]);
-                let mut iv = [0u8; 16];
-                iv[..8].copy_from_slice(&stream.to_be_bytes());
-                Engine::Aes(Box::new(AesCtr::new(&key.into(), &iv.into())))
+                Engine::Aes(Box::new(AesCtr::new(key, stream)))
             }
             PrgKind::ChaCha12 => {
                 let mut rng = ChaCha12Rng::from_seed(*seed);
@@ -96,19 +87,7 @@ impl Prg {
     /// Overwrites `out` with pseudorandom words.
     pub fn fill(&mut self, out: &mut [u64]) {
         match &mut self.engine {
-            Engine::Aes(c) => {
-                // Encrypt zeros from a small cached buffer straight into `out`: no extra pass
-                // to clear `out` first.
-                let bytes: &mut [u8] = bytemuck::cast_slice_mut(out);
-                for chunk in bytes.chunks_mut(ZEROS.len()) {
-                    let zeros = ZEROS.get(..chunk.len()).unwrap_or_default();
-                    if c.apply_keystream_b2b(zeros, chunk).is_err() {
-                        // Lengths are equal by construction; fall back to in-place on zeros.
-                        chunk.iter_mut().for_each(|b| *b = 0);
-                        c.apply_keystream(chunk);
-                    }
-                }
-            }
+            Engine::Aes(c) => c.fill(out),
             Engine::ChaCha(r) => r.fill(bytemuck::cast_slice_mut::<u64, u8>(out)),
         }
     }
