@@ -15,7 +15,7 @@
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use ndarray::{Array1, Array2};
 use privgrid::Tensor;
-use privgrid::smpc::dealer::Request;
+use privgrid::smpc::dealer::{Dealer, Request};
 use privgrid::smpc::layers::{SharedLinear, mlp_forward, mlp_requests};
 use privgrid::smpc::prg::{Prg, PrgKind};
 use privgrid::smpc::{
@@ -153,6 +153,22 @@ fn bench_mul(c: &mut Criterion) {
     group.throughput(Throughput::Elements(len as u64));
     protocol_pair(&mut group, &sim, &[Request::Mul { len }], |p| {
         protocols::mul(p, &x[p.id()], &y[p.id()]).map(drop)
+    });
+    // The dealer's share of the work, alone on one thread: seeds plus the last party's
+    // correction, streamed in pieces as the simulator sends it.
+    let mut dealer = Dealer::new(2).unwrap();
+    group.bench_function("dealer_only", |bch| {
+        bch.iter(|| {
+            let dealing = dealer.begin(&Request::Mul { len }).unwrap();
+            let mut words = 0;
+            dealing
+                .correction_pieces(1 << 15, |p| {
+                    words += black_box(p).len();
+                    true
+                })
+                .unwrap();
+            words
+        })
     });
     let a = Array1::<f64>::from_shape_fn(len, |i| i as f64 * 1e-6);
     let b = Array1::<f64>::from_shape_fn(len, |i| 1.0 - i as f64 * 1e-6);

@@ -75,7 +75,7 @@ fn and_batch<C: PartyChannel>(
     let mut z = Vec::with_capacity(g);
     party.exchange_pipelined(
         g,
-        |r| {
+        |r, mut msg| {
             let masked_x = r
                 .clone()
                 .zip(ta.get(r.clone()).unwrap_or_default())
@@ -84,7 +84,9 @@ fn and_batch<C: PartyChannel>(
                 .clone()
                 .zip(tb.get(r.clone()).unwrap_or_default())
                 .map(|(i, b)| word(ys, i) ^ b);
-            masked_x.chain(masked_y).collect()
+            msg.extend(masked_x);
+            msg.extend(masked_y);
+            msg
         },
         |r, own, others| {
             let l = r.len();
@@ -121,13 +123,15 @@ fn sign<C: PartyChannel>(party: &mut Party<C>, x: &SharedTensor) -> Result<Sign,
 
     // Round 1: open c = x + r.
     let xd = x.ring().data();
-    let c = party.open_with(len, false, |rg| {
-        xd.get(rg.clone())
-            .unwrap_or_default()
-            .iter()
-            .zip(r.get(rg).unwrap_or_default())
-            .map(|(p, q)| p.wrapping_add(*q))
-            .collect()
+    let c = party.open_with(len, false, |rg, mut msg| {
+        msg.extend(
+            xd.get(rg.clone())
+                .unwrap_or_default()
+                .iter()
+                .zip(r.get(rg).unwrap_or_default())
+                .map(|(p, q)| p.wrapping_add(*q)),
+        );
+        msg
     })?;
     let cp = to_planes(&c);
 
@@ -200,8 +204,9 @@ fn sign<C: PartyChannel>(party: &mut Party<C>, x: &SharedTensor) -> Result<Sign,
     }
     // Round 8: open v = msb ⊕ b.
     xor_assign_slice(&mut msb, &dabit);
-    let v_planes = party.open_with(msb.len(), true, |rg| {
-        msb.get(rg).unwrap_or_default().to_vec()
+    let v_planes = party.open_with(msb.len(), true, |rg, mut msg| {
+        msg.extend_from_slice(msb.get(rg).unwrap_or_default());
+        msg
     })?;
     let v = (0..len).map(|e| plane_bit(&v_planes, e)).collect();
     Ok(Sign { c, v, b, br })

@@ -15,7 +15,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 /// Elements per message in [`Party::exchange_pipelined`] (small enough to stay in L2).
-pub const PIPELINE_CHUNK: usize = 4096;
+pub const PIPELINE_CHUNK: usize = 16384;
 
 /// Where a party's correlated randomness comes from.
 pub trait MaterialSource {
@@ -103,7 +103,13 @@ pub struct Party<C: PartyChannel> {
     used: HashSet<u64>,
     stats: CommStats,
     fixed: FixedPoint,
+    /// This party's recently sent messages, kept so that their buffers can be reused once every
+    /// peer has dropped its reference (a reused buffer is still in cache).
+    retired: VecDeque<Message>,
 }
+
+/// Sent messages kept for buffer reuse.
+const RETIRED_MAX: usize = 4;
 
 impl<C: PartyChannel> Party<C> {
     /// A party talking over `channel`, taking dealer material from `source`.
@@ -115,6 +121,7 @@ impl<C: PartyChannel> Party<C> {
             used: HashSet::new(),
             stats: CommStats::default(),
             fixed,
+            retired: VecDeque::new(),
         }
     }
 
@@ -244,30 +251,60 @@ impl<C: PartyChannel> Party<C> {
     }
 
     /// One round over `elements` elements, **pipelined** in chunks of [`PIPELINE_CHUNK`]
-    /// elements so that the data stays in cache: `produce(range)` returns this party's words for
-    /// those elements (the same count for every party), which go to every peer; once the
-    /// peers' words for the chunk arrive, `consume(range, own, peers)` uses them. The next chunk
-    /// is sent before waiting for the current one. Counts one round and one message per chunk
-    /// and peer (at least one chunk, even when `elements` is 0).
+    /// elements so that the data stays in cache: `produce(range, buffer)` appends this party's
+    /// words for those elements to `buffer` (an empty, possibly recycled vector) and returns it;
+    /// every party produces the same count, and the words go to every peer. Once the peers'
+    /// words for the chunk arrive, `consume(range, own, peers)` uses them. The next chunk is
+    /// sent before waiting for the current one. Counts one round and one message per chunk and
+    /// peer (at least one chunk, even when `elements` is 0).
     pub fn exchange_pipelined(
         &mut self,
         elements: usize,
-        mut produce: impl FnMut(Range<usize>) -> Vec<u64>,
+        mut produce: impl FnMut(Range<usize>, Vec<u64>) -> Vec<u64>,
         mut consume: impl FnMut(Range<usize>, &[u64], &[Message]),
     ) -> Result<(), SmpcError> {
         let chunks = elements.div_ceil(PIPELINE_CHUNK).max(1);
         let range = |t: usize| t * PIPELINE_CHUNK..((t + 1) * PIPELINE_CHUNK).min(elements);
-        let mut pending = Some(self.send_all(produce(range(0)))?);
+        let buffer = self.recycled_buffer();
+        let mut pending = Some(self.send_all(produce(range(0), buffer))?);
         for t in 0..chunks {
             let own = pending.take().unwrap_or_default();
             if t + 1 < chunks {
-                pending = Some(self.send_all(produce(range(t + 1)))?);
+                let buffer = self.recycled_buffer();
+                pending = Some(self.send_all(produce(range(t + 1), buffer))?);
             }
             let others = self.recv_all(own.len())?;
             consume(range(t), &own, &others);
+            drop(others);
+            self.retire(own);
         }
         self.stats.rounds += 1;
         Ok(())
+    }
+
+    /// An empty vector, reusing the buffer of a sent message that no peer holds any more.
+    fn recycled_buffer(&mut self) -> Vec<u64> {
+        for _ in 0..self.retired.len() {
+            let Some(m) = self.retired.pop_front() else {
+                break;
+            };
+            match Arc::try_unwrap(m) {
+                Ok(mut v) => {
+                    v.clear();
+                    return v;
+                }
+                Err(m) => self.retired.push_back(m),
+            }
+        }
+        Vec::new()
+    }
+
+    /// Keeps a sent message for [`recycled_buffer`](Self::recycled_buffer).
+    fn retire(&mut self, message: Message) {
+        self.retired.push_back(message);
+        while self.retired.len() > RETIRED_MAX {
+            self.retired.pop_front();
+        }
     }
 
     /// One pipelined round opening `len` shared words produced chunk by chunk by
@@ -277,7 +314,7 @@ impl<C: PartyChannel> Party<C> {
         &mut self,
         len: usize,
         xor: bool,
-        produce: impl FnMut(Range<usize>) -> Vec<u64>,
+        produce: impl FnMut(Range<usize>, Vec<u64>) -> Vec<u64>,
     ) -> Result<Vec<u64>, SmpcError> {
         let mut out = Vec::with_capacity(len);
         self.exchange_pipelined(len, produce, |_, own, others| {

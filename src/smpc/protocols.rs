@@ -136,10 +136,11 @@ fn mul_expanded<C: PartyChannel>(
     lead: u64,
 ) -> Result<Vec<u64>, SmpcError> {
     let (xd, yd) = (x.ring().data(), y.ring().data());
-    let produce = |r: Range<usize>| -> Vec<u64> {
-        sub_range(xd, &a, r.clone(), 0)
-            .chain(sub_range(yd, &b, r, 0))
-            .collect()
+    let produce = |r: Range<usize>, mut msg: Vec<u64>| -> Vec<u64> {
+        msg.reserve(2 * r.len());
+        extend_sub(&mut msg, slice(xd, r.clone()), slice(&a, r.clone()));
+        extend_sub(&mut msg, slice(yd, r.clone()), slice(&b, r));
+        msg
     };
     let consume = |r: Range<usize>, own: &[u64], others: &[Message]| {
         let (ar, br) = (slice(&a, r.clone()), slice(&b, r.clone()));
@@ -151,7 +152,8 @@ fn mul_expanded<C: PartyChannel>(
 
 /// [`mul`] with a triple still in seed form: `a` and `b` are generated in cache when a chunk's
 /// message is produced (and kept until it is consumed, one chunk later), `c` when it is
-/// consumed; the expanded triple never goes through main memory.
+/// consumed; the expanded triple never goes through main memory. Chunk buffers are recycled,
+/// so nothing is zeroed before the PRG overwrites it.
 fn mul_streamed<C: PartyChannel>(
     party: &mut Party<C>,
     (x, y): (&SharedTensor, &SharedTensor),
@@ -160,20 +162,27 @@ fn mul_streamed<C: PartyChannel>(
 ) -> Result<Vec<u64>, SmpcError> {
     let (xd, yd) = (x.ring().data(), y.ring().data());
     let pending: RefCell<VecDeque<(Vec<u64>, Vec<u64>)>> = RefCell::new(VecDeque::new());
+    let spare: RefCell<Vec<Vec<u64>>> = RefCell::new(Vec::new());
     let failure: RefCell<Option<SmpcError>> = RefCell::new(None);
     let note = |r: Result<(), SmpcError>| {
         if let Err(e) = r {
             failure.borrow_mut().get_or_insert(e);
         }
     };
+    let buffer = |len: usize| {
+        let mut v = spare.borrow_mut().pop().unwrap_or_default();
+        v.resize(len, 0);
+        v
+    };
     let mut z: Vec<u64> = Vec::with_capacity(x.len());
-    let produce = |r: Range<usize>| -> Vec<u64> {
-        let (mut a, mut b) = (vec![0u64; r.len()], vec![0u64; r.len()]);
+    let mut c = Vec::new();
+    let produce = |r: Range<usize>, mut msg: Vec<u64>| -> Vec<u64> {
+        let (mut a, mut b) = (buffer(r.len()), buffer(r.len()));
         note(ga.fill_next(&mut a));
         note(gb.fill_next(&mut b));
-        let msg = sub_range(xd, &a, r.clone(), r.start)
-            .chain(sub_range(yd, &b, r.clone(), r.start))
-            .collect();
+        msg.reserve(2 * r.len());
+        extend_sub(&mut msg, slice(xd, r.clone()), &a);
+        extend_sub(&mut msg, slice(yd, r), &b);
         pending.borrow_mut().push_back((a, b));
         msg
     };
@@ -181,17 +190,24 @@ fn mul_streamed<C: PartyChannel>(
         let Some((a, b)) = pending.borrow_mut().pop_front() else {
             return;
         };
+        c.resize(r.len(), 0);
+        note(gc.fill_next(&mut c));
         let start = z.len();
-        z.resize(start + r.len(), 0);
+        z.extend_from_slice(&c);
         let zc = slice_mut(&mut z, start..start + r.len());
-        note(gc.fill_next(zc));
         beaver_chunk(zc, &a, &b, own, others, lead);
+        spare.borrow_mut().extend([a, b]);
     };
     party.exchange_pipelined(x.len(), produce, consume)?;
     match failure.into_inner() {
         Some(e) => Err(e),
         None => Ok(z),
     }
+}
+
+/// Appends `x[i] − m[i]` to `out` (a plain slice loop, so it vectorises).
+fn extend_sub(out: &mut Vec<u64>, x: &[u64], m: &[u64]) {
+    out.extend(x.iter().zip(m).map(|(p, q)| p.wrapping_sub(*q)));
 }
 
 /// Shares of the ring matrix product `x · y` for `[m, k]` and `[k, n]` (no truncation).
@@ -262,20 +278,6 @@ fn slice_mut(v: &mut [u64], r: Range<usize>) -> &mut [u64] {
     v.get_mut(r).unwrap_or_default()
 }
 
-/// `x[i] − m[i − offset]` for `i` in `r` (`m` holds the mask from index `offset` on).
-fn sub_range<'a>(
-    x: &'a [u64],
-    m: &'a [u64],
-    r: Range<usize>,
-    offset: usize,
-) -> impl Iterator<Item = u64> + 'a {
-    let local = r.start - offset..r.end - offset;
-    slice(x, r)
-        .iter()
-        .zip(slice(m, local))
-        .map(|(p, q)| p.wrapping_sub(*q))
-}
-
 /// Shares of `x / 2^shift` (rounded down, or up by at most one unit), for `|x| < 2^62`.
 /// One round, one dealer truncation pair; correct for any number of parties.
 pub fn truncate<C: PartyChannel>(
@@ -304,19 +306,21 @@ pub fn truncate<C: PartyChannel>(
         }
     };
     let mut rbuf = Vec::new();
-    let produce = |rg: Range<usize>| -> Vec<u64> {
+    let produce = |rg: Range<usize>, mut msg: Vec<u64>| -> Vec<u64> {
         let l = rg.len();
         match gr.next_chunk(l, &mut rbuf) {
-            Ok(r) => slice(xd, rg)
-                .iter()
-                .zip(r)
-                .map(|(v, r)| v.wrapping_add(*r).wrapping_add(bias))
-                .collect(),
+            Ok(r) => msg.extend(
+                slice(xd, rg)
+                    .iter()
+                    .zip(r)
+                    .map(|(v, r)| v.wrapping_add(*r).wrapping_add(bias)),
+            ),
             Err(e) => {
                 note(Err(e));
-                vec![0; l]
+                msg.resize(l, 0);
             }
         }
+        msg
     };
     let top = 1u64 << (63 - shift);
     let lead = party.is_leader();
