@@ -4,6 +4,7 @@
 
 use privgrid::Tensor;
 use privgrid::smpc::dealer::{Dealer, Request};
+use privgrid::smpc::party::PIPELINE_CHUNK;
 use privgrid::smpc::prg::{Prg, PrgKind};
 use privgrid::smpc::{
     CommStats, FixedPoint, Party, Preprocessed, RingTensor, SharedTensor, Simulator, SmpcError,
@@ -261,10 +262,10 @@ fn max_and_argmax_match_plaintext_with_ties() {
 }
 
 /// Messages one party sends to each peer in a sign extraction of `len` elements: every round
-/// is pipelined in messages of 4096 elements (at least one), and the six AND levels of the
+/// is pipelined in messages of `PIPELINE_CHUNK` elements (at least one), and the six AND levels of the
 /// comparison tree evaluate 62, 32, 16, 8, 4 and 1 gates per plane word.
 fn sign_messages(len: u64) -> u64 {
-    let chunks = |elements: u64| elements.div_ceil(4096).max(1);
+    let chunks = |elements: u64| elements.div_ceil(PIPELINE_CHUNK as u64).max(1);
     let w = len.div_ceil(64);
     chunks(len)
         + [62u64, 32, 16, 8, 4, 1]
@@ -292,11 +293,11 @@ where
 fn rounds_and_bytes_equal_their_formulas() {
     for n in [2usize, 3, 5] {
         let peers = (n - 1) as u64;
-        for len in [1usize, 64, 65, 1000, 9000] {
+        for len in [1usize, 64, 65, 1000, 9000, 40_000] {
             let l = len as u64;
             let w = l.div_ceil(64);
-            // mul and truncate pipeline their single round in messages of 4096 elements.
-            let chunks = l.div_ceil(4096);
+            // mul and truncate pipeline their single round in messages of PIPELINE_CHUNK elements.
+            let chunks = l.div_ceil(PIPELINE_CHUNK as u64);
             let x = shares_of(&vec![5; len], &[len], n);
             let s = measured(n, |p| protocols::mul(p, &x[p.id()], &x[p.id()]).map(drop));
             assert_eq!(

@@ -206,6 +206,20 @@ impl PartStream {
         Ok(buf)
     }
 
+    /// The next `n` words as a vector: moved out when the stream is exactly those expanded
+    /// words, otherwise generated without zeroing first.
+    pub fn take(&mut self, n: usize) -> Result<Vec<u64>, SmpcError> {
+        match self {
+            PartStream::Words(v, 0) if v.len() == n => Ok(std::mem::take(v)),
+            PartStream::Prg(g) => Ok(g.words(n)),
+            _ => {
+                let mut out = vec![0u64; n];
+                self.fill_next(&mut out)?;
+                Ok(out)
+            }
+        }
+    }
+
     /// Overwrites `out` with the next `out.len()` words; running out of words is an error.
     pub fn fill_next(&mut self, out: &mut [u64]) -> Result<(), SmpcError> {
         match self {

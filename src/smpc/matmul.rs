@@ -21,9 +21,15 @@ const K_BLOCK: usize = 128;
 ///
 /// Slices shorter than their dimensions make the missing products count as zero (callers check
 /// shapes first); `out` is overwritten.
-#[multiversion::multiversion(targets("x86_64+avx512f+avx512dq+avx512vl", "x86_64+avx2"))]
 pub fn matmul_into(a: &[u64], b: &[u64], out: &mut [u64], m: usize, k: usize, n: usize) {
     out.iter_mut().for_each(|x| *x = 0);
+    matmul_add_into(a, b, out, m, k, n);
+}
+
+/// Computes `out += a · b` (wrapping), with the shapes of [`matmul_into`]: sums of products
+/// need no zeroed temporaries.
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512dq+avx512vl", "x86_64+avx2"))]
+pub fn matmul_add_into(a: &[u64], b: &[u64], out: &mut [u64], m: usize, k: usize, n: usize) {
     if m == 0 || n == 0 || k == 0 || a.len() < m * k || b.len() < k * n || out.len() < m * n {
         return;
     }
@@ -95,7 +101,9 @@ fn tile(packed: &[u64], b: &[u64], out: &mut [u64], (i, j): (usize, usize), n: u
     for (r, row) in acc.iter().enumerate() {
         let start = (i + r) * n + j;
         if let Some(dst) = out.get_mut(start..start + NR) {
-            dst.copy_from_slice(row);
+            for (d, v) in dst.iter_mut().zip(row) {
+                *d = d.wrapping_add(*v);
+            }
         }
     }
 }
@@ -124,7 +132,13 @@ mod x86 {
 
     /// The AVX-512 version of [`super::tile`]: `MR x NR` accumulators in registers.
     #[target_feature(enable = "avx512f,avx512dq")]
-    pub(super) fn tile(packed: &[u64], b: &[u64], out: &mut [u64], (i, j): (usize, usize), n: usize) {
+    pub(super) fn tile(
+        packed: &[u64],
+        b: &[u64],
+        out: &mut [u64],
+        (i, j): (usize, usize),
+        n: usize,
+    ) {
         const HALVES: usize = NR / LANES;
         let mut acc = [[_mm512_setzero_si512(); HALVES]; MR];
         for (xs, brow) in packed.chunks_exact(MR).zip(b.chunks_exact(n)) {
@@ -140,7 +154,8 @@ mod x86 {
             for (h, &v) in row.iter().enumerate() {
                 let start = (i + r) * n + j + h * LANES;
                 if let Some(dst) = out.get_mut(start..start + LANES) {
-                    let words: [u64; LANES] = bytemuck::cast(v);
+                    let sum = _mm512_add_epi64(load(dst, 0), v);
+                    let words: [u64; LANES] = bytemuck::cast(sum);
                     dst.copy_from_slice(&words);
                 }
             }

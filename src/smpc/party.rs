@@ -67,7 +67,7 @@ pub struct Exchanged {
 }
 
 impl Exchanged {
-    fn combine(self, op: fn(u64, u64) -> u64, f: fn(&mut [u64], &[u64])) -> Vec<u64> {
+    fn combine(self, op: impl Fn(u64, u64) -> u64, f: fn(&mut [u64], &[u64])) -> Vec<u64> {
         let Some((first, rest)) = self.others.split_first() else {
             return self.own.as_ref().clone();
         };

@@ -235,32 +235,21 @@ pub fn matmul<C: PartyChannel>(
     // work overlaps with them.
     let [mut ga, mut gb, mut gc] =
         streams3(party.material_streamed(Request::Matmul { m, k, n })?)?;
-    let (mut a, mut b) = (vec![0u64; mk], vec![0u64; kn]);
-    ga.fill_next(&mut a)?;
-    gb.fill_next(&mut b)?;
-    let msg: Vec<u64> = x
-        .ring()
-        .data()
-        .iter()
-        .zip(&a)
-        .chain(y.ring().data().iter().zip(&b))
-        .map(|(v, r)| v.wrapping_sub(*r))
-        .collect();
+    let (a, mut b) = (ga.take(mk)?, gb.take(kn)?);
+    let mut msg = Vec::with_capacity(mk + kn);
+    extend_sub(&mut msg, x.ring().data(), &a);
+    extend_sub(&mut msg, y.ring().data(), &b);
     let opened = party.exchange(msg)?.sum();
     let (e, d) = opened.split_at(mk);
     if party.is_leader() {
         add_assign(&mut b, d);
     }
-    // z = c + e·(b [+ d]) + a·d
+    // z = e·(b [+ d]) + a·d + c, accumulated in place.
     let mut z = vec![0u64; mn];
-    kernel::matmul_into(e, &b, &mut z, m, k, n);
-    let mut ad = vec![0u64; mn];
-    kernel::matmul_into(&a, d, &mut ad, m, k, n);
-    let mut c = vec![0u64; mn];
-    gc.fill_next(&mut c)?;
-    for ((zv, &p), &q) in z.iter_mut().zip(&ad).zip(&c) {
-        *zv = zv.wrapping_add(p).wrapping_add(q);
-    }
+    kernel::matmul_add_into(e, &b, &mut z, m, k, n);
+    kernel::matmul_add_into(&a, d, &mut z, m, k, n);
+    let c = gc.take(mn)?;
+    add_assign(&mut z, &c);
     Ok(SharedTensor::new(RingTensor::new(&[m, n], z)?))
 }
 
