@@ -24,6 +24,7 @@ use privgrid::smpc::{
 };
 use std::hint::black_box;
 use std::sync::Barrier;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 type P = Party<SimChannel>;
@@ -35,12 +36,14 @@ where
     Op: Fn(&mut P) -> Result<(), SmpcError> + Sync,
 {
     let barrier = Barrier::new(sim.parties());
+    let running = SpinBarrier::new(sim.parties());
     let totals = sim
         .run(|p| {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
                 prepare(p)?;
                 barrier.wait();
+                running.wait();
                 let t = Instant::now();
                 op(p)?;
                 total += t.elapsed();
@@ -50,6 +53,38 @@ where
         })
         .expect("simulation");
     totals.into_iter().max().unwrap_or_default()
+}
+
+/// A barrier that spins: parties leave it within nanoseconds of each other, so the timed region
+/// starts with every party running. (Waking a thread parked in `std::sync::Barrier` takes up to
+/// a few hundred microseconds on these virtual machines, which would be counted as protocol
+/// time of the first party while it waits for the late one.)
+struct SpinBarrier {
+    parties: usize,
+    arrived: AtomicUsize,
+    generation: AtomicUsize,
+}
+
+impl SpinBarrier {
+    fn new(parties: usize) -> Self {
+        Self {
+            parties,
+            arrived: AtomicUsize::new(0),
+            generation: AtomicUsize::new(0),
+        }
+    }
+
+    fn wait(&self) {
+        let generation = self.generation.load(Ordering::Acquire);
+        if self.arrived.fetch_add(1, Ordering::AcqRel) + 1 == self.parties {
+            self.arrived.store(0, Ordering::Release);
+            self.generation.fetch_add(1, Ordering::AcqRel);
+        } else {
+            while self.generation.load(Ordering::Acquire) == generation {
+                std::hint::spin_loop();
+            }
+        }
+    }
 }
 
 fn configure(group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>) {

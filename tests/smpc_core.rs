@@ -260,3 +260,46 @@ fn dealer_rejects_bad_setups() {
         Err(SmpcError::MaterialMismatch { .. })
     ));
 }
+
+#[test]
+fn matrix_corrections_in_row_pieces_equal_the_whole_correction() {
+    let mut dealer = Dealer::new(3).unwrap();
+    for (m, k, n, piece) in [
+        (13, 7, 5, 10),
+        (16, 16, 16, 64),
+        (1, 3, 4, 1),
+        (9, 2, 3, 1000),
+    ] {
+        let dealing = dealer.begin(&Request::Matmul { m, k, n }).unwrap();
+        let whole = dealing.corrections().unwrap();
+        let mut pieces = Vec::new();
+        dealing
+            .correction_pieces(piece, |p| {
+                pieces.push(p);
+                true
+            })
+            .unwrap();
+        let rows_per_piece = (piece / n).clamp(1, m);
+        assert_eq!(pieces.len(), m.div_ceil(rows_per_piece), "{m}x{k}x{n}");
+        assert_eq!(pieces.concat(), whole[0], "{m}x{k}x{n}");
+
+        // And the triple itself: the parties' shares add up to c = a·b (naive product).
+        let material: Vec<_> = dealer
+            .deal(&Request::Matmul { m, k, n })
+            .unwrap()
+            .into_iter()
+            .map(|d| d.expand().unwrap())
+            .collect();
+        let sum = |c: usize| {
+            let len = material[0].parts[c].len();
+            (0..len)
+                .map(|i| {
+                    material
+                        .iter()
+                        .fold(0u64, |s, p| s.wrapping_add(p.parts[c][i]))
+                })
+                .collect::<Vec<u64>>()
+        };
+        assert_eq!(sum(2), matmul_naive(&sum(0), &sum(1), m, k, n));
+    }
+}

@@ -416,17 +416,19 @@ impl Dealing {
     pub fn correction_pieces(
         &self,
         piece: usize,
-        mut sink: impl FnMut(Vec<u64>) -> bool,
+        sink: impl FnMut(Vec<u64>) -> bool,
     ) -> Result<(), SmpcError> {
         let len = match self.request {
             Request::Mul { len } => len,
-            Request::Matmul { .. } => {
-                // The product needs all of `a` and `b`: one piece, sent when it is ready.
-                for c in self.corrections()? {
-                    if !sink(c) {
-                        break;
-                    }
+            Request::Matmul { m, k, n } => {
+                // Row blocks of the product, each sent as soon as it is computed.
+                let rows = (piece / n.max(1)).clamp(1, m.max(1));
+                let comps = self.request.components()?;
+                Corrections {
+                    parties: self.seeds.len(),
+                    kind: self.kind,
                 }
+                .matmul_correction_rows(&self.seeds, &comps, (m, k, n), rows, sink);
                 return Ok(());
             }
             _ => {
@@ -590,14 +592,12 @@ impl Corrections {
         match *request {
             Request::Mul { len } => Ok(vec![self.mul_correction(seeds, len)]),
             Request::Matmul { m, k, n: cols } => {
-                let (a, b, c) = (
-                    all(0).ok_or_else(missing)?,
-                    all(1).ok_or_else(missing)?,
-                    but_last(2).ok_or_else(missing)?,
-                );
-                let mut ab = vec![0u64; c.len()];
-                matmul::matmul_into(&a, &b, &mut ab, m, k, cols);
-                Ok(vec![sub_vec(ab, &c)])
+                let mut out = Vec::with_capacity(m * cols);
+                self.matmul_correction_rows(seeds, comps, (m, k, cols), m.max(1), |rows| {
+                    out.extend_from_slice(&rows);
+                    true
+                });
+                Ok(vec![out])
             }
             Request::Trunc { len, frac_bits } => Ok(self.trunc_corrections(seeds, len, frac_bits)),
             Request::Compare { len } => {
@@ -647,6 +647,35 @@ impl Corrections {
             done += l;
             let [s0, s1, s2] = &sums;
             if !each(&s0[..l], &s1[..l], &s2[..l]) {
+                return;
+            }
+        }
+    }
+
+    /// `c_last = a·b − Σ_{p<last} c_p` for a `[m, k] x [k, n]` triple, handed to `sink` in
+    /// blocks of `rows` rows as they are computed (`sink` returning false stops early).
+    fn matmul_correction_rows(
+        &self,
+        seeds: &[Seed],
+        comps: &[Component],
+        (_, k, n): (usize, usize, usize),
+        rows: usize,
+        mut sink: impl FnMut(Vec<u64>) -> bool,
+    ) {
+        let parties = self.parties;
+        let [Some(&ca), Some(&cb), Some(&cc)] = [0, 1, 2].map(|i| comps.get(i)) else {
+            return;
+        };
+        let a = self.combined(seeds, 0, ca, parties);
+        let b = self.combined(seeds, 1, cb, parties);
+        let mut others = self.combined(seeds, 2, cc, parties - 1);
+        for (block, c) in others.chunks_mut((rows * n).max(1)).enumerate() {
+            let r0 = block * rows;
+            let r = c.len() / n.max(1);
+            c.iter_mut().for_each(|x| *x = x.wrapping_neg());
+            let a_rows = a.get(r0 * k..(r0 + r) * k).unwrap_or_default();
+            matmul::matmul_add_into(a_rows, &b, c, r, k, n);
+            if !sink(c.to_vec()) {
                 return;
             }
         }

@@ -32,6 +32,9 @@ enum FromDealer {
 /// Words per correction piece streamed to the last party.
 const CORRECTION_PIECE: usize = 1 << 15;
 
+/// Words per correction piece of a matrix triple (whole rows; a few per piece).
+const MATRIX_PIECE: usize = 1 << 11;
+
 /// A party's link to the simulator's dealer thread.
 struct DealerLink {
     to: Sender<Request>,
@@ -273,8 +276,20 @@ fn serve(
                 return Ok(());
             }
         }
+        // The parties just woken may be waiting for a core this thread holds: let them run
+        // first, and again after every piece (on a machine with fewer cores than threads the
+        // scheduler would otherwise leave a party parked until the dealer is done).
+        std::thread::yield_now();
         if streaming {
-            dealing.correction_pieces(CORRECTION_PIECE, |p| piece_tx.send(p).is_ok())?;
+            let piece = match request {
+                Request::Matmul { .. } => MATRIX_PIECE,
+                _ => CORRECTION_PIECE,
+            };
+            dealing.correction_pieces(piece, |p| {
+                let sent = piece_tx.send(p).is_ok();
+                std::thread::yield_now();
+                sent
+            })?;
             continue;
         }
         let corrections = dealing.corrections()?;
