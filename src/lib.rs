@@ -41,6 +41,7 @@
 
 pub mod datasets;
 pub mod error;
+pub mod fl;
 pub mod grid;
 pub mod node;
 pub mod plan;

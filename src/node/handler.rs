@@ -7,6 +7,7 @@ use super::objects::{Entry, Lineage, ObjectTable};
 use super::plans::{self, PlanTable};
 use crate::node::auth::{AuthError, Authenticator, Session};
 use crate::node::store::{ObjectMeta, ObjectRecord, Store, StoreError};
+use crate::plan::train::LocalTraining;
 use crate::protocol::*;
 use crate::tensor::Tensor;
 use crate::transport::Handler;
@@ -392,7 +393,20 @@ impl NodeState {
                     inputs,
                     results,
                 } if failure.is_none() => self.run_plan(session, plan, &inputs, &results),
-                Command::Apply { .. } | Command::RunPlan { .. } => continue, // skipped after a failure
+                Command::TrainPlan {
+                    plan,
+                    x,
+                    y,
+                    training,
+                    parameters,
+                    loss,
+                } if failure.is_none() => {
+                    self.train_plan(session, plan, [x, y], &training, &parameters, loss)
+                }
+                // Computations after a failure are skipped (deletes still run).
+                Command::Apply { .. } | Command::RunPlan { .. } | Command::TrainPlan { .. } => {
+                    continue;
+                }
                 Command::Delete { id } => self.delete(session, id).map(|_| ()),
             };
             if let Err(error) = result
@@ -446,6 +460,58 @@ impl NodeState {
         )?;
         for (id, entry) in results.iter().zip(outputs) {
             self.insert(*id, entry)?;
+        }
+        Ok(())
+    }
+
+    fn train_plan(
+        &self,
+        session: &Session,
+        plan: ObjectId,
+        data: [ObjectId; 2],
+        training: &LocalTraining,
+        parameters: &[ObjectId],
+        loss: ObjectId,
+    ) -> Result<(), Failure> {
+        let stored = self.plans.get(&plan)?;
+        let expected = stored.plan.parameters().len();
+        if parameters.len() != expected {
+            return Err(fail(
+                ErrorCode::InvalidPlan,
+                format!(
+                    "plan {plan} has {expected} parameters; got {} result ids",
+                    parameters.len()
+                ),
+            ));
+        }
+        let ids = || parameters.iter().chain([&loss]);
+        if let Some(taken) = ids().find(|id| self.objects.get(id).is_some()) {
+            return Err(fail(
+                ErrorCode::Conflict,
+                format!("object id {taken} is already in use"),
+            ));
+        }
+        let distinct: BTreeSet<&ObjectId> = ids().collect();
+        if distinct.len() != parameters.len() + 1 {
+            return Err(fail(ErrorCode::BadRequest, "result ids repeat"));
+        }
+        let [x, y] = data.map(|id| self.entry(&id));
+        let outputs = plans::train(
+            &stored.plan,
+            [&x?, &y?],
+            training,
+            &session.user,
+            &self.config.plan_limits,
+        )?;
+        let mut stored_ids = Vec::with_capacity(outputs.len());
+        for (id, entry) in ids().zip(outputs) {
+            if let Err(error) = self.insert(*id, entry) {
+                for done in stored_ids {
+                    self.objects.remove(done);
+                }
+                return Err(error);
+            }
+            stored_ids.push(id);
         }
         Ok(())
     }

@@ -7,6 +7,7 @@
 
 use super::handler::Failure;
 use super::objects::{Entry, Lineage};
+use crate::plan::train::{LocalTraining, fit_within};
 use crate::plan::{Plan, PlanError, PlanLimits};
 use crate::protocol::{AccessPolicy, ErrorCode, ErrorResponse, ObjectId, Role};
 use crate::tensor::Tensor;
@@ -109,6 +110,47 @@ impl PlanTable {
     }
 }
 
+/// Trains `plan` on `x` and `y` and returns the entries for its trained parameters (in order)
+/// and the scalar mean loss of the last epoch: results derived from the data, under its
+/// strictest policy.
+pub(crate) fn train(
+    plan: &Plan,
+    [x, y]: [&Arc<Entry>; 2],
+    training: &LocalTraining,
+    user: &str,
+    limits: &PlanLimits,
+) -> Result<Vec<Entry>, Failure> {
+    let fitted = fit_within(plan, training, &x.tensor, &y.tensor, limits).map_err(plan_failure)?;
+    let loss = Tensor::scalar(fitted.mean_loss);
+    let outputs = fitted.parameters.into_parts().1.into_iter().chain([loss]);
+    Ok(derived_entries(outputs, &[x, y], user))
+}
+
+/// Entries for `outputs` computed from `inputs` by a plan: the strictest input policy, the
+/// union of their roots.
+fn derived_entries(
+    outputs: impl IntoIterator<Item = Tensor>,
+    inputs: &[&Arc<Entry>],
+    user: &str,
+) -> Vec<Entry> {
+    let policy = AccessPolicy::strictest_of(inputs.iter().map(|e| &e.policy));
+    let roots: BTreeSet<ObjectId> = inputs
+        .iter()
+        .flat_map(|e| e.roots.iter().copied())
+        .collect();
+    outputs
+        .into_iter()
+        .map(|tensor| Entry {
+            tensor: Arc::new(tensor),
+            policy: policy.clone(),
+            creator: user.to_string(),
+            published: false,
+            roots: roots.clone(),
+            lineage: Arc::new(Lineage::Plan),
+        })
+        .collect()
+}
+
 /// Runs `plan` on the inputs' tensors and returns the entries for its outputs.
 pub(crate) fn run(
     plan: &Plan,
@@ -122,20 +164,6 @@ pub(crate) fn run(
     let outputs = plan
         .run_with_limits(&tensors, limits)
         .map_err(plan_failure)?;
-    let policy = AccessPolicy::strictest_of(inputs.iter().map(|e| &e.policy));
-    let roots: BTreeSet<ObjectId> = inputs
-        .iter()
-        .flat_map(|e| e.roots.iter().copied())
-        .collect();
-    Ok(outputs
-        .into_iter()
-        .map(|tensor| Entry {
-            tensor: Arc::new(tensor),
-            policy: policy.clone(),
-            creator: user.to_string(),
-            published: false,
-            roots: roots.clone(),
-            lineage: Arc::new(Lineage::Plan),
-        })
-        .collect())
+    let inputs: Vec<&Arc<Entry>> = inputs.iter().collect();
+    Ok(derived_entries(outputs, &inputs, user))
 }

@@ -22,7 +22,7 @@
 
 use super::autodiff::{append_backward, output_value};
 use super::error::PlanError;
-use super::graph::{Graph, Node, ValueId};
+use super::graph::{Graph, Node, PlanLimits, ValueId};
 use super::op::Op;
 use super::parameters::Parameters;
 use super::{Backend, Plan, TensorBackend};
@@ -87,7 +87,8 @@ impl Sgd {
         }
     }
 
-    fn check(&self) -> Result<(), PlanError> {
+    /// Checks the settings: a finite learning rate, momentum in `[0, 1)`, non-negative decay.
+    pub fn check(&self) -> Result<(), PlanError> {
         let ok = self.learning_rate.is_finite()
             && (0.0..1.0).contains(&self.momentum)
             && self.weight_decay.is_finite()
@@ -406,6 +407,102 @@ pub fn fit(
         mean_loss,
         steps,
     })
+}
+
+/// Everything a node needs to train a model on its own data: the loss, the optimizer and the
+/// schedule. This is what a federated client sends with a model (see
+/// [`fit_within`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LocalTraining {
+    /// The loss against the targets.
+    pub loss: Loss,
+    /// The optimizer.
+    pub sgd: Sgd,
+    /// Epochs, batch size and shuffling seed.
+    pub schedule: Schedule,
+}
+
+/// [`fit`] for a model and settings from an untrusted source: the model is validated against
+/// `limits`, and before any step runs, the whole run (every step of every epoch) is checked to
+/// stay within `limits.max_work`; an oversized request is a [`PlanError::TooExpensive`] or
+/// [`PlanError::TooLarge`] naming the op, not a long computation.
+///
+/// ```
+/// use privgrid::plan::{Mlp, PlanLimits, PlanError};
+/// use privgrid::plan::train::{fit_within, LocalTraining, Loss, Schedule, Sgd};
+/// use privgrid::Tensor;
+///
+/// let model = Mlp::seeded(&[2, 4, 2], 1);
+/// let x = Tensor::from_shape_vec(&[4, 2], vec![0., 0., 0., 1., 1., 0., 1., 1.])?;
+/// let y = Tensor::from_shape_vec(&[4], vec![0., 1., 1., 0.])?;
+/// let training = LocalTraining {
+///     loss: Loss::SoftmaxCrossEntropy,
+///     sgd: Sgd::new(0.5),
+///     schedule: Schedule { epochs: 2, batch_size: 2, seed: 7 },
+/// };
+/// let fitted = fit_within(&model, &training, &x, &y, &PlanLimits::default())?;
+/// assert_eq!(fitted.steps, 4);
+/// let tiny = PlanLimits { max_work: 100, ..PlanLimits::default() };
+/// assert!(matches!(
+///     fit_within(&model, &training, &x, &y, &tiny),
+///     Err(PlanError::TooExpensive { .. })
+/// ));
+/// # Ok::<(), privgrid::Error>(())
+/// ```
+pub fn fit_within(
+    model: &Plan,
+    training: &LocalTraining,
+    x: &Tensor,
+    y: &Tensor,
+    limits: &PlanLimits,
+) -> Result<Fitted, PlanError> {
+    model.validate(limits)?;
+    let step = TrainingStep::new(model, training.loss, &training.sgd)?;
+    let rows = x.shape().first().copied().unwrap_or(0);
+    let batch = training.schedule.batch_size;
+    if batch == 0 {
+        return Err(PlanError::Invalid("the batch size must be positive".into()));
+    }
+    let steps = rows
+        .div_ceil(batch)
+        .checked_mul(training.schedule.epochs)
+        .ok_or_else(|| PlanError::Invalid("too many training steps".into()))?;
+    if steps > 0 {
+        let per_step = PlanLimits {
+            max_work: limits.max_work / steps as u64,
+            ..*limits
+        };
+        let rows_in_batch = batch.min(rows);
+        let batch_shape = |t: &Tensor| -> Vec<usize> {
+            std::iter::once(rows_in_batch)
+                .chain(t.shape().iter().skip(1).copied())
+                .collect()
+        };
+        let (bx, by) = (batch_shape(x), batch_shape(y));
+        let velocities: Vec<&[usize]> = if step.has_momentum() {
+            model
+                .graph()
+                .parameters
+                .iter()
+                .map(|p| p.shape.as_slice())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let shapes: Vec<&[usize]> = [bx.as_slice(), by.as_slice()]
+            .into_iter()
+            .chain(velocities)
+            .collect();
+        step.graph().infer_shapes(&shapes, &per_step)?;
+    }
+    fit(
+        model,
+        training.loss,
+        &training.sgd,
+        &training.schedule,
+        x,
+        y,
+    )
 }
 
 /// Appends a node to `graph` and returns its value id.

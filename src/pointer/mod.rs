@@ -15,7 +15,7 @@ mod publish;
 mod session;
 
 pub use client::Client;
-pub use plan_pointer::PlanPointer;
+pub use plan_pointer::{PlanPointer, TrainedPointer};
 pub use pointer::Pointer;
 pub use publish::Publish;
 pub use session::{BATCH_COMMANDS, Session};

@@ -4,7 +4,8 @@ use super::client::unexpected;
 use super::pointer::Pointer;
 use super::session::Session;
 use crate::error::{Error, Result};
-use crate::plan::Plan;
+use crate::plan::train::LocalTraining;
+use crate::plan::{Parameters, Plan};
 use crate::protocol::*;
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ struct PlanInner {
     id: ObjectId,
     inputs: usize,
     outputs: usize,
+    parameter_names: Vec<String>,
 }
 
 impl Drop for PlanInner {
@@ -83,6 +85,48 @@ impl PlanPointer {
             .collect()
     }
 
+    /// Trains the plan on the node, on features `x` and targets `y` living there, with the
+    /// given loss, optimizer and schedule (federated learning: the data never moves). Lazy
+    /// like [`run`](Self::run): returns pointers to the trained parameters and the loss at
+    /// once. They derive from the data, so only users its owner allows may fetch them; bad
+    /// settings or an oversized run surface at the next `get` or `flush`.
+    pub fn train(&self, x: &Pointer, y: &Pointer, training: &LocalTraining) -> TrainedPointer {
+        let session = &self.inner.session;
+        let parameters: Vec<ObjectId> = self
+            .inner
+            .parameter_names
+            .iter()
+            .map(|_| session.inner.allocate_id())
+            .collect();
+        let loss = session.inner.allocate_id();
+        let foreign = [x, y]
+            .iter()
+            .any(|p| !Arc::ptr_eq(&p.session().inner, &session.inner));
+        let poison = if foreign {
+            Some("training data lives on a different node or session than the plan".to_string())
+        } else {
+            [x, y].iter().find_map(|p| p.poison().map(str::to_string))
+        };
+        if poison.is_none() {
+            session.inner.enqueue(Command::TrainPlan {
+                plan: self.inner.id,
+                x: x.id(),
+                y: y.id(),
+                training: *training,
+                parameters: parameters.clone(),
+                loss,
+            });
+        }
+        TrainedPointer {
+            names: self.inner.parameter_names.clone(),
+            parameters: parameters
+                .into_iter()
+                .map(|id| Pointer::result(session.clone(), id, poison.clone()))
+                .collect(),
+            loss: Pointer::result(session.clone(), loss, poison),
+        }
+    }
+
     /// Fetches the plan back (its sender and the node's owners only).
     pub async fn get(&self) -> Result<Plan> {
         self.inner.session.flush().await?;
@@ -95,6 +139,42 @@ impl PlanPointer {
             Response::Plan(plan) => Ok(*plan),
             other => Err(unexpected(other)),
         }
+    }
+}
+
+/// The results of [`PlanPointer::train`]: the trained parameters and the training loss, still
+/// on the node.
+pub struct TrainedPointer {
+    names: Vec<String>,
+    parameters: Vec<Pointer>,
+    loss: Pointer,
+}
+
+impl TrainedPointer {
+    /// One pointer per trained parameter, in the plan's order.
+    pub fn parameters(&self) -> &[Pointer] {
+        &self.parameters
+    }
+
+    /// The mean training loss of the last epoch (a scalar).
+    pub fn loss(&self) -> &Pointer {
+        &self.loss
+    }
+
+    /// Fetches the trained parameters (allowed users only), named as in the plan.
+    pub async fn get(&self) -> Result<Parameters> {
+        let mut tensors = Vec::with_capacity(self.parameters.len());
+        for p in &self.parameters {
+            tensors.push(p.get().await?);
+        }
+        Ok(Parameters::from_pairs(
+            self.names.iter().cloned().zip(tensors),
+        )?)
+    }
+
+    /// Fetches the mean training loss of the last epoch (allowed users only).
+    pub async fn mean_loss(&self) -> Result<f32> {
+        Ok(self.loss.get().await?.item()?)
     }
 }
 
@@ -113,6 +193,7 @@ impl Session {
                     id,
                     inputs: plan.graph().inputs.len(),
                     outputs: plan.graph().outputs.len(),
+                    parameter_names: plan.parameters().names().to_vec(),
                 }),
             }),
             Response::Error(e) => Err(Error::from(e)),

@@ -349,6 +349,8 @@ fn describe_command(command: &Command) -> String {
             format!("{op} of [{}] -> {result:?}", inputs.join(", "))
         }
         Command::Delete { id } => format!("delete {id:?}"),
+        Command::RunPlan { plan, .. } => format!("run plan {plan:?}"),
+        Command::TrainPlan { plan, .. } => format!("train plan {plan:?}"),
         #[allow(unreachable_patterns)]
         _ => "command".to_string(),
     }

@@ -138,6 +138,24 @@ pub enum Command {
         /// Ids for the plan's outputs, in order (chosen by the client, must be unused).
         results: Vec<ObjectId>,
     },
+    /// Train a stored plan on stored tensors where they live (federated learning): the trained
+    /// parameters are stored under `parameters`, one tensor per plan parameter in order, and
+    /// the mean loss of the last epoch under `loss`. They derive from the training data, so
+    /// they carry its strictest policy: only users the data owner allows may fetch them.
+    TrainPlan {
+        /// The plan (its first output is the prediction; it takes one input).
+        plan: ObjectId,
+        /// The features `x` (rows are samples).
+        x: ObjectId,
+        /// The targets `y` (one row per sample).
+        y: ObjectId,
+        /// Loss, optimizer and schedule.
+        training: crate::plan::train::LocalTraining,
+        /// Ids for the trained parameters, in the plan's order (chosen by the client, unused).
+        parameters: Vec<ObjectId>,
+        /// Id for the scalar mean training loss of the last epoch.
+        loss: ObjectId,
+    },
 }
 
 #[cfg(test)]

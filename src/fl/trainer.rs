@@ -1,0 +1,250 @@
+//! The federated training loop: find the nodes holding matching data through the gateway, send
+//! each the current model, train there, fetch the trained parameters, average them with FedAvg
+//! weighted by sample counts, and repeat.
+
+use super::FedAvg;
+use crate::error::{Error, Result};
+use crate::grid::Grid;
+use crate::plan::Plan;
+use crate::plan::train::{LocalTraining, Loss, Schedule, Sgd};
+use crate::pointer::Pointer;
+use serde::{Deserialize, Serialize};
+
+/// Settings of a federated training run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Federated rounds (send, train, average).
+    pub rounds: usize,
+    /// Passes over its own data each node makes per round.
+    pub local_epochs: usize,
+    /// Rows per local minibatch.
+    pub batch_size: usize,
+    /// The local SGD step size.
+    pub learning_rate: f32,
+    /// The local SGD momentum in `[0, 1)`.
+    pub momentum: f32,
+    /// The local L2 weight decay.
+    pub weight_decay: f32,
+    /// The training loss.
+    pub loss: Loss,
+    /// Seed of the local shuffles (varied per round and node).
+    pub seed: u64,
+}
+
+impl Default for TrainConfig {
+    /// 10 rounds of one local epoch, batches of 32, learning rate 0.1, plain SGD, softmax
+    /// cross-entropy.
+    fn default() -> Self {
+        Self {
+            rounds: 10,
+            local_epochs: 1,
+            batch_size: 32,
+            learning_rate: 0.1,
+            momentum: 0.0,
+            weight_decay: 0.0,
+            loss: Loss::SoftmaxCrossEntropy,
+            seed: 0,
+        }
+    }
+}
+
+impl TrainConfig {
+    fn check(&self) -> Result<()> {
+        if self.rounds == 0 || self.local_epochs == 0 || self.batch_size == 0 {
+            return Err(Error::InvalidInput(
+                "rounds, local epochs and batch size must be positive".into(),
+            ));
+        }
+        Sgd {
+            learning_rate: self.learning_rate,
+            momentum: self.momentum,
+            weight_decay: self.weight_decay,
+        }
+        .check()?;
+        Ok(())
+    }
+
+    /// The settings one node trains with in `round` (the seed differs per round and node).
+    fn local(&self, round: usize, client: usize) -> LocalTraining {
+        LocalTraining {
+            loss: self.loss,
+            sgd: Sgd {
+                learning_rate: self.learning_rate,
+                momentum: self.momentum,
+                weight_decay: self.weight_decay,
+            },
+            schedule: Schedule {
+                epochs: self.local_epochs,
+                batch_size: self.batch_size,
+                seed: self
+                    .seed
+                    .wrapping_add((round as u64) << 32)
+                    .wrapping_add(client as u64),
+            },
+        }
+    }
+}
+
+/// One node taking part: its name, its data, and how many samples it holds.
+#[derive(Clone)]
+struct Client {
+    node: String,
+    x: Pointer,
+    y: Pointer,
+    samples: usize,
+}
+
+/// What one round did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoundReport {
+    /// The round number, from 0.
+    pub round: usize,
+    /// The nodes' last-epoch training losses, averaged with the FedAvg weights.
+    pub mean_loss: f32,
+}
+
+/// What a [`FederatedTrainer::fit`] run did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FitReport {
+    /// The nodes that trained and their sample counts (the FedAvg weights), by name.
+    pub clients: Vec<(String, usize)>,
+    /// Nodes that held only one of the two data sets and were left out.
+    pub skipped: Vec<String>,
+    /// One entry per round.
+    pub rounds: Vec<RoundReport>,
+}
+
+/// Trains a model across the grid with FedAvg; the data never leaves its node.
+///
+/// ```no_run
+/// use privgrid::fl::{FederatedTrainer, TrainConfig};
+/// use privgrid::grid::{Credentials, Grid};
+/// use privgrid::plan::Mlp;
+///
+/// # async fn demo(url: &str) -> privgrid::Result<()> {
+/// let grid = Grid::connect(url, Credentials::new("alice", "alice-secret")).await?;
+/// let model = Mlp::new(&[64, 32, 10]);
+/// let mut trainer = FederatedTrainer::new(&grid, model, TrainConfig {
+///     rounds: 30, local_epochs: 1, batch_size: 32, learning_rate: 0.1, ..Default::default()
+/// });
+/// let report = trainer.fit(["#digits", "#train"], ["#digits", "#labels"]).await?;
+/// println!("{} nodes, last loss {}", report.clients.len(), report.rounds.last().unwrap().mean_loss);
+/// let trained = trainer.into_model();
+/// # Ok(()) }
+/// ```
+pub struct FederatedTrainer<'g> {
+    grid: &'g Grid,
+    model: Plan,
+    config: TrainConfig,
+}
+
+impl<'g> FederatedTrainer<'g> {
+    /// A trainer for `model` (its first output is the prediction; it takes one input).
+    pub fn new(grid: &'g Grid, model: Plan, config: TrainConfig) -> Self {
+        Self {
+            grid,
+            model,
+            config,
+        }
+    }
+
+    /// The model as trained so far.
+    pub fn model(&self) -> &Plan {
+        &self.model
+    }
+
+    /// The trained model.
+    pub fn into_model(self) -> Plan {
+        self.model
+    }
+
+    /// Runs the configured rounds on every node that holds a dataset tagged `x_tags` (the
+    /// features, one row per sample) and one tagged `y_tags` (the targets). Each node must
+    /// allow this user to fetch what is trained on its data. Any node's failure stops the run
+    /// with that error (the model keeps the last completed round).
+    pub async fn fit<I, S, J, T>(&mut self, x_tags: I, y_tags: J) -> Result<FitReport>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+        J: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        self.config.check()?;
+        let (clients, skipped) = self.clients(x_tags, y_tags).await?;
+        let mut rounds = Vec::with_capacity(self.config.rounds);
+        for round in 0..self.config.rounds {
+            rounds.push(self.round(round, &clients).await?);
+        }
+        Ok(FitReport {
+            clients: clients
+                .iter()
+                .map(|c| (c.node.clone(), c.samples))
+                .collect(),
+            skipped,
+            rounds,
+        })
+    }
+
+    /// Pairs the features and targets found on each node.
+    async fn clients<I, S, J, T>(&self, x_tags: I, y_tags: J) -> Result<(Vec<Client>, Vec<String>)>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+        J: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        let (xs, ys) = futures_util::try_join!(self.grid.search(x_tags), self.grid.search(y_tags))?;
+        let mut clients = Vec::new();
+        let mut skipped = Vec::new();
+        for (node, found) in &xs {
+            let (Some(x), Some(y)) = (found.first(), ys.get(node).and_then(|v| v.first())) else {
+                skipped.push(node.clone());
+                continue;
+            };
+            let samples = x.shape().and_then(|s| s.first()).copied().ok_or_else(|| {
+                Error::InvalidInput(format!("the features on {node} have no known shape"))
+            })?;
+            clients.push(Client {
+                node: node.clone(),
+                x: x.clone(),
+                y: y.clone(),
+                samples,
+            });
+        }
+        skipped.extend(ys.keys().filter(|n| !xs.contains_key(*n)).cloned());
+        if clients.is_empty() {
+            return Err(Error::NotFound(
+                "no node holds both the features and the targets".into(),
+            ));
+        }
+        Ok((clients, skipped))
+    }
+
+    /// One round: train on every node at once, then average.
+    async fn round(&mut self, round: usize, clients: &[Client]) -> Result<RoundReport> {
+        let model = &self.model;
+        let config = &self.config;
+        let trained = futures_util::future::try_join_all(clients.iter().enumerate().map(
+            |(i, client)| async move {
+                let plan = client.x.session().send_plan(model).await?;
+                let trained = plan.train(&client.x, &client.y, &config.local(round, i));
+                let parameters = trained.get().await?;
+                let loss = trained.mean_loss().await?;
+                Ok::<_, Error>((parameters, loss, client.samples))
+            },
+        ))
+        .await?;
+        let mut average = FedAvg::new();
+        let mut loss_sum = 0.0f64;
+        for (parameters, loss, samples) in &trained {
+            average.add(parameters, *samples as f64)?;
+            loss_sum += f64::from(*loss) * *samples as f64;
+        }
+        let total = average.total_weight();
+        self.model.set_parameters(average.finish()?)?;
+        Ok(RoundReport {
+            round,
+            mean_loss: (loss_sum / total) as f32,
+        })
+    }
+}

@@ -1,0 +1,276 @@
+//! Use case 2 (cross-silo federated learning) on a simulated grid: a gateway and three nodes in
+//! one process, each holding a share of the digits data; the same scenario over mem, TCP and
+//! HTTP. The FedAvg result is checked against the same local trainings done independently.
+
+mod common;
+
+use privgrid::Error;
+use privgrid::datasets::{self, Dataset};
+use privgrid::fl::{FedAvg, FederatedTrainer, TrainConfig};
+use privgrid::grid::{Credentials, Gateway, GatewayConfig, GatewayHandle, Grid};
+use privgrid::node::{Node, NodeHandle};
+use privgrid::plan::train::{self, LocalTraining, Loss, Schedule, Sgd};
+use privgrid::plan::{Mlp, Parameters, PlanLimits};
+use privgrid::protocol::ErrorCode;
+
+const SECRET: &str = "fl-registration-secret";
+const DIGITS_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/digits.csv.gz");
+
+async fn gateway(scheme: &str) -> GatewayHandle {
+    Gateway::new(GatewayConfig::default().secret(SECRET))
+        .serve(common::any_address(scheme))
+        .await
+        .unwrap()
+}
+
+async fn node(scheme: &str, name: &str, gw: &GatewayHandle, limits: PlanLimits) -> NodeHandle {
+    let config = common::hospital_config(name)
+        .gateway_secret(SECRET)
+        .plan_limits(limits);
+    let mut node = Node::new(config)
+        .serve(common::any_address(scheme))
+        .await
+        .unwrap();
+    node.join(gw.url()).await.unwrap();
+    node
+}
+
+/// Publishes a node's share: features under `#digits #train`, labels under `#digits #labels`,
+/// readable (and trainable) by `allowed`.
+async fn publish(node: &NodeHandle, share: &Dataset, allowed: &[&str]) {
+    let bob = common::login(node.url(), "bob", "bob-secret").await;
+    bob.publish(share.features.clone())
+        .description("handwritten digits, 8x8 pixels")
+        .tags(["#digits", "#train"])
+        .allow(allowed.iter().copied())
+        .send()
+        .await
+        .unwrap();
+    bob.publish(share.labels.clone())
+        .description("digit labels")
+        .tags(["#digits", "#labels"])
+        .allow(allowed.iter().copied())
+        .send()
+        .await
+        .unwrap();
+}
+
+fn config(rounds: usize) -> TrainConfig {
+    TrainConfig {
+        rounds,
+        local_epochs: 1,
+        batch_size: 32,
+        learning_rate: 0.3,
+        seed: 11,
+        ..Default::default()
+    }
+}
+
+async fn federated_digits(scheme: &str) {
+    let data = datasets::digits(DIGITS_PATH).unwrap();
+    let (train_set, test_set) = data.stratified_split(0.25, 5).unwrap();
+    let shares = train_set.split_iid(3, 9).unwrap();
+    let gw = gateway(scheme).await;
+    let mut nodes = Vec::new();
+    for (i, share) in shares.iter().enumerate() {
+        let n = node(scheme, &format!("hospital-{i}"), &gw, PlanLimits::default()).await;
+        publish(&n, share, &["alice"]).await;
+        nodes.push(n);
+    }
+    let grid = Grid::connect(gw.url(), Credentials::new("alice", "alice-secret"))
+        .await
+        .unwrap();
+    let start = Mlp::seeded(&[64, 32, 10], 3);
+
+    // One round, checked against the same three local trainings done here and averaged.
+    let mut trainer = FederatedTrainer::new(&grid, start.clone(), config(1));
+    let report = trainer
+        .fit(["#digits", "#train"], ["#digits", "#labels"])
+        .await
+        .unwrap();
+    let names: Vec<&str> = report.clients.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["hospital-0", "hospital-1", "hospital-2"]);
+    let mut expected = FedAvg::new();
+    for (i, share) in shares.iter().enumerate() {
+        assert_eq!(report.clients[i].1, share.len());
+        let local = LocalTraining {
+            loss: Loss::SoftmaxCrossEntropy,
+            sgd: Sgd::new(0.3),
+            schedule: Schedule {
+                epochs: 1,
+                batch_size: 32,
+                seed: 11 + i as u64, // round 0, client i
+            },
+        };
+        let fitted = train::fit_within(
+            &start,
+            &local,
+            &share.features,
+            &share.labels,
+            &PlanLimits::default(),
+        )
+        .unwrap();
+        expected
+            .add(&fitted.parameters, share.len() as f64)
+            .unwrap();
+    }
+    let expected = expected.finish().unwrap();
+    close(trainer.model().parameters(), &expected, 1e-5);
+
+    // More rounds reach a good accuracy on data no node holds.
+    let settings = TrainConfig {
+        local_epochs: 2,
+        momentum: 0.5,
+        ..config(30)
+    };
+    let mut trainer = FederatedTrainer::new(&grid, start, settings);
+    let report = trainer
+        .fit(["#digits", "#train"], ["#digits", "#labels"])
+        .await
+        .unwrap();
+    assert_eq!(report.rounds.len(), 30);
+    let first = report.rounds[0].mean_loss;
+    let last = report.rounds[29].mean_loss;
+    assert!(last < first / 2.0, "loss {first} -> {last}");
+    let accuracy = train::accuracy(trainer.model(), &test_set.features, &test_set.labels).unwrap();
+    assert!(accuracy >= 0.93, "test accuracy {accuracy}");
+
+    // Nothing is left behind on the nodes: plans and results are deleted as pointers drop.
+    drop(trainer);
+    drop(grid);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    for n in &nodes {
+        assert_eq!(
+            n.object_count(),
+            2,
+            "only the two published datasets remain"
+        );
+    }
+}
+
+fn close(got: &Parameters, want: &Parameters, tol: f32) {
+    assert_eq!(got.names(), want.names());
+    for ((name, g), (_, w)) in got.iter().zip(want.iter()) {
+        assert!(g.approx_eq(w, tol), "parameter {name} differs");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn federated_digits_over_mem() {
+    federated_digits("mem").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn federated_digits_over_tcp() {
+    federated_digits("tcp").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn federated_digits_over_http() {
+    federated_digits("http").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn training_needs_the_owners_permission_and_bounded_work() {
+    let data = datasets::digits(DIGITS_PATH).unwrap();
+    let shares = data.split_iid(2, 1).unwrap();
+    let gw = gateway("mem").await;
+    let open = node("mem", "open", &gw, PlanLimits::default()).await;
+    publish(&open, &shares[0], &["alice"]).await;
+    let closed = node("mem", "closed", &gw, PlanLimits::default()).await;
+    publish(&closed, &shares[1], &["ana"]).await;
+
+    // Eve is allowed nowhere: the first node's refusal stops the run.
+    let eve = Grid::connect(gw.url(), Credentials::new("eve", "eve-secret"))
+        .await
+        .unwrap();
+    let mut trainer = FederatedTrainer::new(&eve, Mlp::seeded(&[64, 10], 1), config(1));
+    let err = trainer
+        .fit(["#digits", "#train"], ["#digits", "#labels"])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::PermissionDenied(_)), "{err:?}");
+
+    // Alice is allowed on one node only: the other refuses, and the model is unchanged.
+    let alice = Grid::connect(gw.url(), Credentials::new("alice", "alice-secret"))
+        .await
+        .unwrap();
+    let start = Mlp::seeded(&[64, 10], 1);
+    let mut trainer = FederatedTrainer::new(&alice, start.clone(), config(1));
+    let err = trainer
+        .fit(["#digits", "#train"], ["#digits", "#labels"])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::PermissionDenied(_)), "{err:?}");
+    assert_eq!(trainer.model(), &start);
+
+    // Bad settings are refused before any node is asked.
+    for bad in [
+        TrainConfig {
+            rounds: 0,
+            ..config(1)
+        },
+        TrainConfig {
+            batch_size: 0,
+            ..config(1)
+        },
+        TrainConfig {
+            learning_rate: f32::NAN,
+            ..config(1)
+        },
+        TrainConfig {
+            momentum: 1.5,
+            ..config(1)
+        },
+    ] {
+        let mut trainer = FederatedTrainer::new(&alice, start.clone(), bad);
+        let err = trainer.fit(["#digits"], ["#labels"]).await.unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidInput(_) | Error::Plan(_)),
+            "{err:?}"
+        );
+    }
+
+    // No node with both data sets: a clear NotFound.
+    let mut trainer = FederatedTrainer::new(&alice, start.clone(), config(1));
+    let err = trainer.fit(["#nothing"], ["#labels"]).await.unwrap_err();
+    assert!(matches!(err, Error::NotFound(_)), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_training_run_is_refused_and_the_node_keeps_serving() {
+    let data = datasets::digits(DIGITS_PATH).unwrap();
+    let gw = gateway("tcp").await;
+    let limits = PlanLimits {
+        max_work: 50_000_000,
+        ..PlanLimits::default()
+    };
+    let small = node("tcp", "small", &gw, limits).await;
+    publish(&small, &data, &["alice"]).await;
+    let alice = Grid::connect(gw.url(), Credentials::new("alice", "alice-secret"))
+        .await
+        .unwrap();
+    let mut trainer = FederatedTrainer::new(
+        &alice,
+        Mlp::seeded(&[64, 32, 10], 1),
+        TrainConfig {
+            local_epochs: 100,
+            ..config(1)
+        },
+    );
+    let err = trainer
+        .fit(["#digits", "#train"], ["#digits", "#labels"])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Remote { code: ErrorCode::InvalidPlan, ref message } if message.contains("work")),
+        "{err:?}"
+    );
+    // The same node still trains a run within its limits.
+    let mut trainer = FederatedTrainer::new(&alice, Mlp::seeded(&[64, 32, 10], 1), config(1));
+    let report = trainer
+        .fit(["#digits", "#train"], ["#digits", "#labels"])
+        .await
+        .unwrap();
+    assert_eq!(report.clients, vec![("small".to_string(), data.len())]);
+}
