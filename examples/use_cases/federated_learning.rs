@@ -1,0 +1,166 @@
+//! Use case 2, cross-silo federated learning, as a narrated scenario shared by the
+//! `federated_learning` and `tour` examples.
+
+use privgrid::Error;
+use privgrid::datasets::{self, Dataset};
+use privgrid::fl::{FederatedTrainer, TrainConfig};
+use privgrid::grid::{Credentials, Gateway, GatewayConfig, Grid};
+use privgrid::node::{Node, NodeConfig, NodeHandle};
+use privgrid::plan::Mlp;
+use privgrid::plan::train::{self, Loss, Schedule, Sgd};
+use privgrid::protocol::Role;
+
+const DIGITS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/digits.csv.gz");
+const SECRET: &str = "grid-registration-secret";
+const HOSPITALS: [&str; 3] = ["hospital-north", "hospital-south", "clinic-east"];
+
+fn address(transport: &str, name: &str) -> String {
+    match transport {
+        "mem" => format!("mem://fl-{name}"),
+        other => format!("{other}://127.0.0.1:0"),
+    }
+}
+
+/// What the scenario measured.
+pub struct Outcome {
+    /// Test accuracy of the federated model.
+    pub federated: f32,
+    /// Test accuracy of the same model trained on all the data in one place.
+    pub central: f32,
+}
+
+/// Runs the scenario over `transport` (`mem`, `tcp` or `http`), printing each step.
+pub async fn run(transport: &str) -> privgrid::Result<Outcome> {
+    println!("== Federated learning over {transport} ==");
+    let data = datasets::digits(DIGITS)?;
+    let (train_set, test_set) = data.stratified_split(0.25, 5)?;
+    let shares = train_set.split_iid(HOSPITALS.len(), 9)?;
+
+    // Three hospitals each keep their own share of the digits and join one gateway.
+    let gateway = Gateway::new(GatewayConfig::default().secret(SECRET))
+        .serve(address(transport, "gateway"))
+        .await?;
+    let mut nodes: Vec<NodeHandle> = Vec::new();
+    for (name, share) in HOSPITALS.iter().zip(&shares) {
+        let mut node = Node::new(
+            NodeConfig::new(*name)
+                .user("bob", "bob-secret", Role::Owner)
+                .user("alice", "alice-secret", Role::Scientist)
+                .user("eve", "eve-secret", Role::Scientist)
+                .gateway_secret(SECRET),
+        )
+        .serve(address(transport, name))
+        .await?;
+        node.join(gateway.url()).await?;
+        publish(&node, share).await?;
+        nodes.push(node);
+    }
+    println!(
+        "1. {} hospitals joined the gateway at {}, holding {:?} digit images (alice may train on them)",
+        nodes.len(),
+        gateway.url(),
+        shares.iter().map(Dataset::len).collect::<Vec<_>>()
+    );
+
+    // A data scientist trains a model across the grid; the images never leave their node.
+    let grid = Grid::connect(gateway.url(), Credentials::new("alice", "alice-secret")).await?;
+    let config = TrainConfig {
+        rounds: 30,
+        local_epochs: 2,
+        batch_size: 32,
+        learning_rate: 0.3,
+        momentum: 0.5,
+        seed: 11,
+        ..Default::default()
+    };
+    let model = Mlp::seeded(&[64, 32, 10], 3);
+    let started = std::time::Instant::now();
+    let mut trainer = FederatedTrainer::new(&grid, model.clone(), config);
+    let report = trainer
+        .fit(["#digits", "#train"], ["#digits", "#labels"])
+        .await?;
+    let elapsed = started.elapsed();
+    let losses: Vec<String> = report
+        .rounds
+        .iter()
+        .filter(|r| r.round == 0 || (r.round + 1) % 10 == 0)
+        .map(|r| format!("round {}: {:.3}", r.round + 1, r.mean_loss))
+        .collect();
+    println!(
+        "2. alice ran {} FedAvg rounds on {} nodes in {elapsed:.2?}; training loss {}",
+        report.rounds.len(),
+        report.clients.len(),
+        losses.join(", ")
+    );
+    let federated = train::accuracy(trainer.model(), &test_set.features, &test_set.labels)?;
+
+    // The same model trained with all the data in one place, for comparison.
+    let central = train::fit(
+        &model,
+        Loss::SoftmaxCrossEntropy,
+        &Sgd::new(0.3).with_momentum(0.5),
+        &Schedule {
+            epochs: 60,
+            batch_size: 32,
+            seed: 11,
+        },
+        &train_set.features,
+        &train_set.labels,
+    )?;
+    let central_model = model.with_parameters(central.parameters)?;
+    let central = train::accuracy(&central_model, &test_set.features, &test_set.labels)?;
+    println!(
+        "3. test accuracy on {} held-out images: federated {:.1}%, all data in one place {:.1}%",
+        test_set.len(),
+        100.0 * federated,
+        100.0 * central
+    );
+
+    // A user the hospitals did not allow gets nothing trained on their data.
+    let eve = Grid::connect(gateway.url(), Credentials::new("eve", "eve-secret")).await?;
+    let mut refused = FederatedTrainer::new(
+        &eve,
+        model,
+        TrainConfig {
+            rounds: 1,
+            ..config
+        },
+    );
+    match refused
+        .fit(["#digits", "#train"], ["#digits", "#labels"])
+        .await
+    {
+        Err(Error::PermissionDenied(_)) => {
+            println!("4. eve tried the same and was refused: the hospitals did not allow her")
+        }
+        other => {
+            return Err(Error::InvalidInput(format!(
+                "eve should have been refused, got {:?}",
+                other.map(|r| r.rounds.len())
+            )));
+        }
+    }
+    Ok(Outcome { federated, central })
+}
+
+async fn publish(node: &NodeHandle, share: &Dataset) -> privgrid::Result<()> {
+    let owner = privgrid::pointer::Client::connect(node.url())
+        .await?
+        .login("bob", "bob-secret")
+        .await?;
+    owner
+        .publish(share.features.clone())
+        .description("handwritten digits, 8x8 pixels scaled to 0..1")
+        .tags(["#digits", "#train"])
+        .allow(["alice"])
+        .send()
+        .await?;
+    owner
+        .publish(share.labels.clone())
+        .description("digit labels 0..9")
+        .tags(["#digits", "#labels"])
+        .allow(["alice"])
+        .send()
+        .await?;
+    Ok(())
+}
