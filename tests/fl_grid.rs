@@ -274,3 +274,40 @@ async fn an_oversized_training_run_is_refused_and_the_node_keeps_serving() {
         .unwrap();
     assert_eq!(report.clients, vec![("small".to_string(), data.len())]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn federated_digits_with_two_labels_per_node() {
+    // Five nodes, each holding only two of the ten digits: FedAvg still learns all of them.
+    let data = datasets::digits(DIGITS_PATH).unwrap();
+    let (train_set, test_set) = data.stratified_split(0.25, 5).unwrap();
+    let shares = train_set.split_by_labels(5, 2, 4).unwrap();
+    let gw = gateway("tcp").await;
+    let mut nodes = Vec::new();
+    for (i, share) in shares.iter().enumerate() {
+        let n = node("tcp", &format!("clinic-{i}"), &gw, PlanLimits::default()).await;
+        let mut labels: Vec<u32> = share.labels.to_vec().iter().map(|&l| l as u32).collect();
+        labels.sort_unstable();
+        labels.dedup();
+        assert_eq!(labels.len(), 2, "node {i} holds two labels");
+        publish(&n, share, &["alice"]).await;
+        nodes.push(n);
+    }
+    let grid = Grid::connect(gw.url(), Credentials::new("alice", "alice-secret"))
+        .await
+        .unwrap();
+    let settings = TrainConfig {
+        rounds: 60,
+        local_epochs: 1,
+        learning_rate: 0.1,
+        ..config(60)
+    };
+    let mut trainer = FederatedTrainer::new(&grid, Mlp::seeded(&[64, 32, 10], 3), settings);
+    let report = trainer
+        .fit(["#digits", "#train"], ["#digits", "#labels"])
+        .await
+        .unwrap();
+    assert_eq!(report.clients.len(), 5);
+    let accuracy =
+        train::accuracy(trainer.model(), &test_set.features, &test_set.labels).unwrap();
+    assert!(accuracy >= 0.90, "test accuracy {accuracy}");
+}
