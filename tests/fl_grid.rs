@@ -296,10 +296,10 @@ async fn federated_digits_with_two_labels_per_node() {
         .await
         .unwrap();
     let settings = TrainConfig {
-        rounds: 60,
+        rounds: 300,
         local_epochs: 1,
-        learning_rate: 0.1,
-        ..config(60)
+        learning_rate: 0.03,
+        ..config(300)
     };
     let mut trainer = FederatedTrainer::new(&grid, Mlp::seeded(&[64, 32, 10], 3), settings);
     let report = trainer
