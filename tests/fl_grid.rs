@@ -307,7 +307,6 @@ async fn federated_digits_with_two_labels_per_node() {
         .await
         .unwrap();
     assert_eq!(report.clients.len(), 5);
-    let accuracy =
-        train::accuracy(trainer.model(), &test_set.features, &test_set.labels).unwrap();
+    let accuracy = train::accuracy(trainer.model(), &test_set.features, &test_set.labels).unwrap();
     assert!(accuracy >= 0.90, "test accuracy {accuracy}");
 }
