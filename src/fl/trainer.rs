@@ -228,8 +228,8 @@ impl<'g> FederatedTrainer<'g> {
             |(i, client)| async move {
                 let plan = client.x.session().send_plan(model).await?;
                 let trained = plan.train(&client.x, &client.y, &config.local(round, i));
-                let parameters = trained.get().await?;
-                let loss = trained.mean_loss().await?;
+                let (parameters, loss) =
+                    futures_util::try_join!(trained.get(), trained.mean_loss())?;
                 Ok::<_, Error>((parameters, loss, client.samples))
             },
         ))

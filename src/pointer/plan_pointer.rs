@@ -162,11 +162,13 @@ impl TrainedPointer {
     }
 
     /// Fetches the trained parameters (allowed users only), named as in the plan.
+    ///
+    /// The training command is sent once, then all parameters are fetched concurrently on the
+    /// session's connection.
     pub async fn get(&self) -> Result<Parameters> {
-        let mut tensors = Vec::with_capacity(self.parameters.len());
-        for p in &self.parameters {
-            tensors.push(p.get().await?);
-        }
+        self.loss.flush().await?;
+        let tensors =
+            futures_util::future::try_join_all(self.parameters.iter().map(Pointer::get)).await?;
         Ok(Parameters::from_pairs(
             self.names.iter().cloned().zip(tensors),
         )?)
