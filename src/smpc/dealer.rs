@@ -201,6 +201,30 @@ impl PartStream {
                     got: format!("{} left", v.len().saturating_sub(start)),
                 });
         }
+        let lend = match self {
+            PartStream::Pieces(next, piece, pos) => {
+                if *pos == piece.len()
+                    && n > 0
+                    && let Some(p) = next()
+                {
+                    *piece = p;
+                    *pos = 0;
+                }
+                piece.len() - *pos >= n
+            }
+            _ => false,
+        };
+        if lend {
+            // The chunk lies inside the current piece: lend it, no copy.
+            return match self {
+                PartStream::Pieces(_, piece, pos) => {
+                    let start = *pos;
+                    *pos += n;
+                    Ok(piece.get(start..start + n).unwrap_or_default())
+                }
+                _ => Ok(&[]),
+            };
+        }
         buf.resize(n, 0);
         self.fill_next(buf)?;
         Ok(buf)

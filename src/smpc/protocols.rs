@@ -190,10 +190,14 @@ fn mul_streamed<C: PartyChannel>(
         let Some((a, b)) = pending.borrow_mut().pop_front() else {
             return;
         };
-        c.resize(r.len(), 0);
-        note(gc.fill_next(&mut c));
         let start = z.len();
-        z.extend_from_slice(&c);
+        match gc.next_chunk(r.len(), &mut c) {
+            Ok(words) => z.extend_from_slice(words),
+            Err(e) => {
+                note(Err(e));
+                z.resize(start + r.len(), 0);
+            }
+        }
         let zc = slice_mut(&mut z, start..start + r.len());
         beaver_chunk(zc, &a, &b, own, others, lead);
         spare.borrow_mut().extend([a, b]);
