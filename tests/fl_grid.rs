@@ -4,7 +4,6 @@
 
 mod common;
 
-use privgrid::Error;
 use privgrid::datasets::{self, Dataset};
 use privgrid::fl::{FedAvg, FederatedTrainer, TrainConfig};
 use privgrid::grid::{Credentials, Gateway, GatewayConfig, GatewayHandle, Grid};
@@ -12,6 +11,7 @@ use privgrid::node::{Node, NodeHandle};
 use privgrid::plan::train::{self, LocalTraining, Loss, Schedule, Sgd};
 use privgrid::plan::{Mlp, Parameters, PlanLimits};
 use privgrid::protocol::ErrorCode;
+use privgrid::{Error, Tensor};
 
 const SECRET: &str = "fl-registration-secret";
 const DIGITS_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/digits.csv.gz");
@@ -266,6 +266,49 @@ async fn an_oversized_training_run_is_refused_and_the_node_keeps_serving() {
         matches!(err, Error::Remote { code: ErrorCode::InvalidPlan, ref message } if message.contains("work")),
         "{err:?}"
     );
+    // Empty data with an absurd number of epochs: no steps, answered at once.
+    let session = common::login(small.url(), "alice", "alice-secret").await;
+    let plan = session.send_plan(&Mlp::seeded(&[64, 10], 1)).await.unwrap();
+    let x = session.send(Tensor::zeros(&[0, 64])).await.unwrap();
+    let y = session.send(Tensor::zeros(&[0])).await.unwrap();
+    let endless = LocalTraining {
+        loss: Loss::SoftmaxCrossEntropy,
+        sgd: Sgd::new(0.1),
+        schedule: Schedule {
+            epochs: usize::MAX,
+            batch_size: 1,
+            seed: 0,
+        },
+    };
+    let trained = plan.train(&x, &y, &endless);
+    let started = std::time::Instant::now();
+    let params = trained.get().await.unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(&params, Mlp::seeded(&[64, 10], 1).parameters());
+    assert!(trained.mean_loss().await.unwrap().is_nan());
+
+    // Features and targets of different lengths: a typed error naming the problem.
+    let y3 = session.send(Tensor::zeros(&[3])).await.unwrap();
+    let x2 = session.send(Tensor::zeros(&[2, 64])).await.unwrap();
+    let once = LocalTraining {
+        schedule: Schedule {
+            epochs: 1,
+            ..endless.schedule
+        },
+        ..endless
+    };
+    let err = plan.train(&x2, &y3, &once).get().await.unwrap_err();
+    assert!(
+        matches!(err, Error::Remote { code: ErrorCode::InvalidPlan, ref message } if message.contains("rows")),
+        "{err:?}"
+    );
+    // And a step count that overflows is refused as such.
+    let err = plan.train(&x2, &x2, &endless).get().await.unwrap_err();
+    assert!(
+        matches!(err, Error::Remote { code: ErrorCode::InvalidPlan, ref message } if message.contains("too many")),
+        "{err:?}"
+    );
+
     // The same node still trains a run within its limits.
     let mut trainer = FederatedTrainer::new(&alice, Mlp::seeded(&[64, 32, 10], 1), config(1));
     let report = trainer

@@ -389,7 +389,9 @@ pub fn fit(
     let mut state = SgdState::default();
     let mut order: Vec<usize> = (0..rows).collect();
     let (mut mean_loss, mut steps) = (f32::NAN, 0);
-    for epoch in 0..schedule.epochs {
+    // No rows, no steps: however many epochs were asked for.
+    let epochs = if rows == 0 { 0 } else { schedule.epochs };
+    for epoch in 0..epochs {
         let mut rng = ChaCha8Rng::seed_from_u64(schedule.seed.wrapping_add(epoch as u64));
         order.shuffle(&mut rng);
         let mut total = 0.0f64;
