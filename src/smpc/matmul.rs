@@ -1,12 +1,18 @@
-//! A cache-blocked, register-tiled matrix product over Z_2^64.
+//! A cache-blocked matrix product over Z_2^64, register-tiled on AVX-512.
 //!
-//! ndarray's generic `dot` for integers is a naive triple loop. This kernel computes `C = A·B`
-//! in tiles of [`MR`] rows by [`NR`] columns held in registers for the whole inner dimension:
-//! the `MR` rows of `A` are packed once into `k x MR` order, and every step of `k` loads one
-//! `NR`-wide piece of a `B` row and feeds it to `MR` multiply-adds per element, with no loads or
-//! stores of `C` in the inner loop. Edges that do not fill a tile use a panel loop. All
-//! arithmetic wraps modulo 2^64, which is exactly the ring product. The function is compiled
-//! for AVX-512, AVX2 and the baseline and picks the best at run time.
+//! ndarray's generic `dot` for integers is a naive triple loop. Two kernels, chosen at run time:
+//!
+//! - on CPUs with AVX-512 (F, DQ), tiles of [`MR`] rows by [`NR`] columns held in registers for
+//!   the whole inner dimension: the `MR` rows of `A` are packed once into `k x MR` order, and
+//!   every step of `k` loads one `NR`-wide piece of a `B` row and feeds it to `MR` 64-bit
+//!   multiply-adds per element, with no loads or stores of `C` in the inner loop; edges that do
+//!   not fill a tile use the panel loops;
+//! - elsewhere (compiled for AVX2 and the baseline), panel loops: a block of `B` columns and,
+//!   inside it, four rows of `A` at a time, so every element of `B` loaded from cache feeds four
+//!   multiply-adds. (A register tile compiled for AVX2, which has no 64-bit vector multiply and
+//!   half the registers, measured 2× slower than these loops.)
+//!
+//! All arithmetic wraps modulo 2^64, which is exactly the ring product.
 
 /// Rows of a register tile.
 const MR: usize = 8;
@@ -35,12 +41,13 @@ pub fn matmul_add_into(a: &[u64], b: &[u64], out: &mut [u64], m: usize, k: usize
     }
     multiversion::target::match_target! {
         "x86_64+avx512f+avx512dq" => tiled(a, b, out, (m, k, n), |p, b, o, at, n| x86::tile(p, b, o, at, n)),
-        _ => tiled(a, b, out, (m, k, n), tile),
+        _ => panels(a, b, out, (0..m, 0..n), (k, n)),
     }
 }
 
 /// The tiled product with `tile_at` computing each full `MR x NR` tile, and the panel loops
 /// for the edges (the columns right of the tiles for every row, then the rows below them).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 #[inline(always)]
 fn tiled(
     a: &[u64],
@@ -61,17 +68,19 @@ fn tiled(
     panels(a, b, out, (m_tiled..m, 0..n_tiled), (k, n));
 }
 
-/// [`matmul_into`] with the portable tile whatever the CPU (so tests cover that path too).
+/// [`matmul_into`] with the panel loops whatever the CPU (what CPUs without AVX-512 run; so
+/// tests cover that path on any machine).
 #[doc(hidden)]
 pub fn matmul_into_portable(a: &[u64], b: &[u64], out: &mut [u64], m: usize, k: usize, n: usize) {
     out.iter_mut().for_each(|x| *x = 0);
     if m == 0 || n == 0 || k == 0 || a.len() < m * k || b.len() < k * n || out.len() < m * n {
         return;
     }
-    tiled(a, b, out, (m, k, n), tile);
+    panels(a, b, out, (0..m, 0..n), (k, n));
 }
 
 /// Packs rows `i..i+MR` of `a` as `packed[kk·MR + r] = a[i+r][kk]`.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 #[inline(always)]
 fn pack_rows(a: &[u64], packed: &mut [u64], i: usize, k: usize) {
     for (r, row) in a.chunks_exact(k).skip(i).take(MR).enumerate() {
@@ -81,39 +90,12 @@ fn pack_rows(a: &[u64], packed: &mut [u64], i: usize, k: usize) {
     }
 }
 
-/// `out[i..i+MR][j..j+NR] = Σ_kk packed[kk] ⊗ b[kk][j..j+NR]`, accumulated in registers.
-#[inline(always)]
-fn tile(packed: &[u64], b: &[u64], out: &mut [u64], (i, j): (usize, usize), n: usize) {
-    let mut acc = [[0u64; NR]; MR];
-    for (xs, brow) in packed.chunks_exact(MR).zip(b.chunks_exact(n)) {
-        let (Ok(xs), Some(Ok(bs))) = (
-            <&[u64; MR]>::try_from(xs),
-            brow.get(j..j + NR).map(<&[u64; NR]>::try_from),
-        ) else {
-            return;
-        };
-        for (row, &x) in acc.iter_mut().zip(xs) {
-            for (c, &bv) in row.iter_mut().zip(bs) {
-                *c = c.wrapping_add(x.wrapping_mul(bv));
-            }
-        }
-    }
-    for (r, row) in acc.iter().enumerate() {
-        let start = (i + r) * n + j;
-        if let Some(dst) = out.get_mut(start..start + NR) {
-            for (d, v) in dst.iter_mut().zip(row) {
-                *d = d.wrapping_add(*v);
-            }
-        }
-    }
-}
-
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     //! The register tile with AVX-512 intrinsics (safe inside `#[target_feature]` functions,
-    //! reached only from the runtime-dispatched [`matmul_into`](super::matmul_into)): the
-    //! compiler's own vectorisation of the portable tile picks 256-bit registers and a
-    //! transposed layout, at half the speed.
+    //! reached only from the runtime-dispatched [`matmul_into`](super::matmul_into)). The
+    //! compiler's own vectorisation of the same tile written as plain loops picked 256-bit
+    //! registers and a transposed layout, and was 7× slower.
 
     use super::{MR, NR};
     use std::arch::x86_64::*;
@@ -130,7 +112,8 @@ mod x86 {
         }
     }
 
-    /// The AVX-512 version of [`super::tile`]: `MR x NR` accumulators in registers.
+    /// `out[i..i+MR][j..j+NR] += Σ_kk packed[kk] ⊗ b[kk][j..j+NR]`, with the `MR x NR`
+    /// accumulators in registers.
     #[target_feature(enable = "avx512f,avx512dq")]
     pub(super) fn tile(
         packed: &[u64],
