@@ -108,13 +108,18 @@ impl Plan {
     /// A plan with an extra input `target` whose single output is `loss` between this plan's
     /// first output and the target (same parameters).
     pub fn with_loss(&self, loss: Loss) -> Result<Plan, PlanError> {
-        let mut graph = append_inputs(self.graph(), &["target".to_string()])?;
-        let prediction = output_value(&graph, 0)?;
-        let target = ValueId((graph.inputs.len() - 1) as u32);
-        let id = push(&mut graph, loss.op(), vec![prediction, target]);
-        graph.outputs = vec![id];
-        Plan::from_parts(graph, self.parameters().clone())
+        Plan::from_parts(loss_graph(self.graph(), loss)?, self.parameters().clone())
     }
+}
+
+/// The graph of [`Plan::with_loss`] (no parameter values are copied).
+fn loss_graph(graph: &Graph, loss: Loss) -> Result<Graph, PlanError> {
+    let mut graph = append_inputs(graph, &["target".to_string()])?;
+    let prediction = output_value(&graph, 0)?;
+    let target = ValueId((graph.inputs.len() - 1) as u32);
+    let id = push(&mut graph, loss.op(), vec![prediction, target]);
+    graph.outputs = vec![id];
+    Ok(graph)
 }
 
 /// A copy of `graph` with inputs `names` appended after the existing inputs (parameter and node
@@ -197,7 +202,7 @@ impl TrainingStep {
     /// The step for `model` (its first output is the prediction) trained with `loss` against a
     /// `target` input.
     pub fn new(model: &Plan, loss: Loss, sgd: &Sgd) -> Result<Self, PlanError> {
-        Self::from_loss_graph(model.with_loss(loss)?.graph(), 0, sgd)
+        Self::from_loss_graph(&loss_graph(model.graph(), loss)?, 0, sgd)
     }
 
     /// The step for a graph whose output `loss_output` is the loss to minimise; all its
@@ -367,6 +372,17 @@ pub fn fit(
     y: &Tensor,
 ) -> Result<Fitted, PlanError> {
     let step = TrainingStep::new(model, loss, sgd)?;
+    fit_step(&step, model, schedule, x, y)
+}
+
+/// [`fit`] with the training step already built.
+fn fit_step(
+    step: &TrainingStep,
+    model: &Plan,
+    schedule: &Schedule,
+    x: &Tensor,
+    y: &Tensor,
+) -> Result<Fitted, PlanError> {
     if model.graph().inputs.len() != 1 {
         return Err(PlanError::Invalid(
             "fit needs a model with exactly one input".into(),
@@ -497,14 +513,7 @@ pub fn fit_within(
             .collect();
         step.graph().infer_shapes(&shapes, &per_step)?;
     }
-    fit(
-        model,
-        training.loss,
-        &training.sgd,
-        &training.schedule,
-        x,
-        y,
-    )
+    fit_step(&step, model, &training.schedule, x, y)
 }
 
 /// Appends a node to `graph` and returns its value id.
