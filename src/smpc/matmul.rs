@@ -2,7 +2,7 @@
 //!
 //! ndarray's generic `dot` for integers is a naive triple loop. Two kernels, chosen at run time:
 //!
-//! - on CPUs with AVX-512 (F, DQ), tiles of [`MR`] rows by [`NR`] columns held in registers for
+//! - on CPUs with AVX-512 (F, DQ), tiles of `MR` = 8 rows by `NR` = 16 columns held in registers for
 //!   the whole inner dimension: the `MR` rows of `A` are packed once into `k x MR` order, and
 //!   every step of `k` loads one `NR`-wide piece of a `B` row and feeds it to `MR` 64-bit
 //!   multiply-adds per element, with no loads or stores of `C` in the inner loop; edges that do
