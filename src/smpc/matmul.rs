@@ -15,8 +15,10 @@
 //! All arithmetic wraps modulo 2^64, which is exactly the ring product.
 
 /// Rows of a register tile.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 const MR: usize = 8;
 /// Columns of a register tile (two 512-bit registers of words).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 const NR: usize = 16;
 /// Width of the column panel of `B` and `C` processed at once by the edge loops.
 const COL_BLOCK: usize = 256;
