@@ -4,13 +4,15 @@
 
 mod common;
 
+use bytes::Bytes;
 use privgrid::datasets::{self, Dataset};
 use privgrid::fl::{FedAvg, FederatedTrainer, TrainConfig};
 use privgrid::grid::{Credentials, Gateway, GatewayConfig, GatewayHandle, Grid};
 use privgrid::node::{Node, NodeHandle};
 use privgrid::plan::train::{self, LocalTraining, Loss, Schedule, Sgd};
 use privgrid::plan::{Mlp, Parameters, PlanLimits};
-use privgrid::protocol::ErrorCode;
+use privgrid::protocol::*;
+use privgrid::transport::{self, TransportConfig};
 use privgrid::{Error, Tensor};
 
 const SECRET: &str = "fl-registration-secret";
@@ -352,4 +354,107 @@ async fn federated_digits_with_two_labels_per_node() {
     assert_eq!(report.clients.len(), 5);
     let accuracy = train::accuracy(trainer.model(), &test_set.features, &test_set.labels).unwrap();
     assert!(accuracy >= 0.90, "test accuracy {accuracy}");
+}
+
+/// Sends one request envelope straight to a node and decodes the reply.
+async fn raw(node: &NodeHandle, token: Option<AuthToken>, body: Request) -> Response {
+    let transport = transport::connect(node.url(), &TransportConfig::default())
+        .await
+        .unwrap();
+    let reply = transport
+        .call(Bytes::from(encode_request(&RequestEnvelope {
+            id: 7,
+            token,
+            body,
+        })))
+        .await
+        .unwrap();
+    decode_response(&reply, &WireLimits::default())
+        .unwrap()
+        .body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_training_commands_get_typed_errors() {
+    let data = datasets::digits(DIGITS_PATH).unwrap();
+    let gw = gateway("mem").await;
+    let n = node("mem", "target", &gw, PlanLimits::default()).await;
+    publish(&n, &data, &["alice"]).await;
+    let token = match raw(
+        &n,
+        None,
+        Request::Login {
+            user: "alice".into(),
+            password: "alice-secret".into(),
+        },
+    )
+    .await
+    {
+        Response::LoggedIn { token, .. } => token,
+        other => panic!("{other:?}"),
+    };
+    let session = common::login(n.url(), "alice", "alice-secret").await;
+    let plan = session.send_plan(&Mlp::seeded(&[64, 10], 1)).await.unwrap();
+    let x = session.send(Tensor::zeros(&[4, 64])).await.unwrap();
+    let y = session.send(Tensor::zeros(&[4])).await.unwrap();
+    let training = LocalTraining {
+        loss: Loss::SoftmaxCrossEntropy,
+        sgd: Sgd::new(0.1),
+        schedule: Schedule {
+            epochs: 1,
+            batch_size: 2,
+            seed: 0,
+        },
+    };
+    let fresh = |k: u128| ObjectId::from_u128(0xdead_0000 + k);
+    let command = |plan: ObjectId, parameters: Vec<ObjectId>, loss: ObjectId| Command::TrainPlan {
+        plan,
+        x: x.id(),
+        y: y.id(),
+        training,
+        parameters,
+        loss,
+    };
+    let cases = [
+        // No such plan.
+        (
+            command(fresh(99), vec![fresh(1), fresh(2)], fresh(3)),
+            ErrorCode::NotFound,
+        ),
+        // A result id per parameter is required.
+        (
+            command(plan.id(), vec![fresh(1)], fresh(3)),
+            ErrorCode::InvalidPlan,
+        ),
+        // Result ids must be distinct and unused.
+        (
+            command(plan.id(), vec![fresh(1), fresh(1)], fresh(3)),
+            ErrorCode::BadRequest,
+        ),
+        (
+            command(plan.id(), vec![fresh(1), x.id()], fresh(3)),
+            ErrorCode::Conflict,
+        ),
+    ];
+    for (command, code) in cases {
+        let reply = raw(
+            &n,
+            Some(token.clone()),
+            Request::Execute {
+                commands: vec![command],
+            },
+        )
+        .await;
+        match reply {
+            Response::Executed {
+                failure: Some(failure),
+            } => assert_eq!(failure.error.code, code, "{failure:?}"),
+            other => panic!("expected a failure with {code:?}, got {other:?}"),
+        }
+    }
+    // Nothing was stored by the refused commands, and the node still trains.
+    let before = n.object_count();
+    let trained = plan.train(&x, &y, &training);
+    assert_eq!(trained.get().await.unwrap().len(), 2);
+    assert_eq!(n.object_count(), before + 3);
 }
