@@ -5,20 +5,13 @@
 
 #[path = "use_cases/federated_learning.rs"]
 mod federated_learning;
+#[path = "use_cases/transport_arg.rs"]
+mod transport_arg;
 
 #[tokio::main]
 async fn main() -> privgrid::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let transport = args
-        .iter()
-        .position(|a| a == "--transport")
-        .and_then(|i| args.get(i + 1))
-        .map_or("tcp", String::as_str);
-    if !matches!(transport, "mem" | "tcp" | "http") {
-        eprintln!("--transport must be mem, tcp or http");
-        std::process::exit(2);
-    }
-    let outcome = federated_learning::run(transport).await?;
+    let transport = transport_arg::from_args();
+    let outcome = federated_learning::run(&transport).await?;
     if outcome.federated < 0.93 || outcome.federated < outcome.central - 0.03 {
         eprintln!(
             "federated accuracy {} is below 93% or more than 3 points below central training ({})",

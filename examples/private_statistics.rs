@@ -5,20 +5,13 @@
 
 #[path = "use_cases/private_statistics.rs"]
 mod private_statistics;
+#[path = "use_cases/transport_arg.rs"]
+mod transport_arg;
 
 #[tokio::main]
 async fn main() -> privgrid::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let transport = args
-        .iter()
-        .position(|a| a == "--transport")
-        .and_then(|i| args.get(i + 1))
-        .map_or("tcp", String::as_str);
-    if !matches!(transport, "mem" | "tcp" | "http") {
-        eprintln!("--transport must be mem, tcp or http");
-        std::process::exit(2);
-    }
-    let (remote, direct) = private_statistics::run(transport).await?;
+    let transport = transport_arg::from_args();
+    let (remote, direct) = private_statistics::run(&transport).await?;
     for (r, d) in remote.iter().zip(direct) {
         if (r - d).abs() > 1e-3 {
             eprintln!("remote average {r} differs from the direct one {d}");

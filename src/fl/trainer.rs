@@ -55,24 +55,24 @@ impl TrainConfig {
                 "rounds, local epochs and batch size must be positive".into(),
             ));
         }
+        self.sgd().check()?;
+        Ok(())
+    }
+
+    /// The local optimizer.
+    fn sgd(&self) -> Sgd {
         Sgd {
             learning_rate: self.learning_rate,
             momentum: self.momentum,
             weight_decay: self.weight_decay,
         }
-        .check()?;
-        Ok(())
     }
 
     /// The settings one node trains with in `round` (the seed differs per round and node).
     fn local(&self, round: usize, client: usize) -> LocalTraining {
         LocalTraining {
             loss: self.loss,
-            sgd: Sgd {
-                learning_rate: self.learning_rate,
-                momentum: self.momentum,
-                weight_decay: self.weight_decay,
-            },
+            sgd: self.sgd(),
             schedule: Schedule {
                 epochs: self.local_epochs,
                 batch_size: self.batch_size,
