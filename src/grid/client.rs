@@ -61,6 +61,8 @@ pub struct Grid {
     credentials: Credentials,
     config: TransportConfig,
     sessions: Mutex<HashMap<String, Session>>,
+    /// Deployments of encrypted models looked up so far, by name.
+    pub(super) encrypted: Mutex<HashMap<String, Arc<MpcDeployment>>>,
 }
 
 impl Grid {
@@ -83,6 +85,7 @@ impl Grid {
             credentials,
             config,
             sessions: Mutex::new(HashMap::new()),
+            encrypted: Mutex::new(HashMap::new()),
         };
         match grid.ask(Request::Ping).await? {
             Response::Pong { .. } => Ok(grid),
@@ -154,13 +157,17 @@ impl Grid {
 
     /// A logged-in session on the named node (opened on first use, then reused).
     pub async fn session(&self, node: &str) -> Result<Session> {
-        let info = self
-            .nodes()
+        let info = self.node(node).await?;
+        self.session_for(&info).await
+    }
+
+    /// The live node named `name`, as the gateway lists it.
+    pub(super) async fn node(&self, name: &str) -> Result<NodeInfo> {
+        self.nodes()
             .await?
             .into_iter()
-            .find(|n| n.name == node)
-            .ok_or_else(|| Error::NotFound(format!("no live node named {node:?}")))?;
-        self.session_for(&info).await
+            .find(|n| n.name == name)
+            .ok_or_else(|| Error::NotFound(format!("no live node named {name:?}")))
     }
 
     /// Opens (or reuses) a session on `node`, trying its addresses in turn; each attempt is

@@ -1,6 +1,7 @@
 //! How a node is set up: its name, initial users, storage, limits and gateway secret.
 
 use crate::node::auth::AuthConfig;
+use crate::node::mpc::MpcLimits;
 use crate::plan::PlanLimits;
 use crate::protocol::{Role, WireLimits};
 use crate::transport::TransportConfig;
@@ -43,6 +44,8 @@ pub struct NodeConfig {
     pub plan_limits: PlanLimits,
     /// The gateway's registration secret, used by [`NodeHandle::join`](crate::node::NodeHandle::join).
     pub gateway_secret: Option<String>,
+    /// Limits on encrypted-ML sessions and models.
+    pub mpc: MpcLimits,
 }
 
 impl NodeConfig {
@@ -60,6 +63,7 @@ impl NodeConfig {
             max_batch: 100_000,
             plan_limits: PlanLimits::default(),
             gateway_secret: None,
+            mpc: MpcLimits::default(),
         }
     }
 
@@ -107,6 +111,12 @@ impl NodeConfig {
     /// Sets the most tensor bytes the node holds in memory.
     pub fn max_memory_bytes(mut self, max: usize) -> Self {
         self.max_memory_bytes = max;
+        self
+    }
+
+    /// Sets the limits on encrypted-ML sessions and models.
+    pub fn mpc_limits(mut self, limits: MpcLimits) -> Self {
+        self.mpc = limits;
         self
     }
 

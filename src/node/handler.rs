@@ -60,6 +60,8 @@ pub struct NodeState {
     pub(crate) plans: PlanTable,
     /// Woken whenever the published catalog changes (the gateway heartbeat pushes it).
     pub(crate) catalog_changed: Notify,
+    /// Encrypted models and sessions.
+    pub(crate) mpc: super::mpc::MpcState,
 }
 
 impl NodeState {
@@ -87,6 +89,7 @@ impl NodeState {
             objects,
             plans: PlanTable::default(),
             catalog_changed: Notify::new(),
+            mpc: Default::default(),
         })
     }
 
@@ -156,6 +159,7 @@ impl NodeState {
             Request::Search { query } => Ok(Response::Objects(
                 self.store.search_objects(&query).map_err(store_failure)?,
             )),
+            Request::Mpc(MpcRequest::Message(message)) => self.mpc_message(*message),
             Request::Join(_)
             | Request::Heartbeat(_)
             | Request::ListNodes
@@ -281,6 +285,7 @@ impl NodeState {
             | Request::FileRequest(_)
             | Request::ListRequests { .. }
             | Request::DecideRequest { .. }) => self.dispatch_privacy(session, privacy),
+            Request::Mpc(request) => self.mpc_request(session, request),
             _ => Err(fail(ErrorCode::BadRequest, "unsupported request")),
         }
     }
@@ -621,6 +626,8 @@ fn request_kind(request: &Request) -> &'static str {
         Request::FileRequest(_) => "file_request",
         Request::ListRequests { .. } => "list_requests",
         Request::DecideRequest { .. } => "decide_request",
+        Request::Mpc(MpcRequest::Message(_)) => "mpc_message",
+        Request::Mpc(_) => "mpc",
         Request::Join(_)
         | Request::Heartbeat(_)
         | Request::ListNodes
@@ -648,7 +655,12 @@ impl Handler for NodeHandler {
         };
         drop(request);
         let id = envelope.id;
-        let body = if matches!(envelope.body, Request::Ping) {
+        // Answered on the async worker: cheap, and an MPC message must reach a session whose
+        // computation may be holding blocking threads.
+        let body = if matches!(
+            envelope.body,
+            Request::Ping | Request::Mpc(MpcRequest::Message(_))
+        ) {
             state.respond(envelope)
         } else {
             tokio::task::spawn_blocking(move || state.respond(envelope))

@@ -17,6 +17,7 @@ pub mod execute;
 mod gateway_link;
 mod handler;
 pub(crate) mod http_api;
+pub(crate) mod mpc;
 pub mod objects;
 pub mod plans;
 mod privacy_http;
@@ -27,6 +28,7 @@ pub mod store;
 pub use crate::protocol::{AccessPolicy, ObjectSummary, Role, SearchQuery};
 pub use auth::{AuthConfig, AuthError, Authenticator, IssuedToken, Session};
 pub use config::NodeConfig;
+pub use mpc::MpcLimits;
 pub use server::{Node, NodeHandle};
 pub use store::{
     MemoryStore, ObjectMeta, ObjectRecord, SqliteStore, Store, StoreError, UserRecord,

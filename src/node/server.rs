@@ -127,6 +127,12 @@ impl NodeHandle {
         self.state.objects.len()
     }
 
+    /// How many encrypted-computation sessions are open here (a session ends with its run, or
+    /// expires if it is never run).
+    pub fn mpc_sessions(&self) -> usize {
+        self.state.mpc_sessions_open()
+    }
+
     /// Stops every server and background task and waits for the servers to end.
     pub async fn shutdown(mut self) {
         for task in self.background.drain(..) {

@@ -7,6 +7,7 @@ use super::{
     AccessPolicy, AuthToken, Command, ErrorCode, ObjectId, ObjectSummary, Role, SearchQuery,
 };
 use super::{BudgetLine, BudgetScope, DataRequest, DataRequestForm, DpRefusal, DpRelease, DpValue};
+use super::{MpcRequest, MpcResponse};
 use crate::plan::Plan;
 use crate::privacy::Budget;
 use crate::tensor::Tensor;
@@ -143,6 +144,8 @@ pub enum Request {
         /// The owner's note to the requester.
         note: String,
     },
+    /// Encrypted ML as a service: deployments, sessions and the messages between participants.
+    Mpc(MpcRequest),
 }
 
 /// A dataset being published.
@@ -264,6 +267,8 @@ pub enum Response {
     Budgets(Vec<BudgetLine>),
     /// Data requests.
     DataRequests(Vec<DataRequest>),
+    /// An answer to an [`MpcRequest`].
+    Mpc(MpcResponse),
 }
 
 /// A failed request: a stable code and a human-readable message.

@@ -21,6 +21,7 @@ mod envelope;
 mod error_code;
 mod ids;
 mod messages;
+mod mpc;
 pub mod policy;
 
 pub use crate::tensor::wire::WireLimits;
@@ -39,5 +40,9 @@ pub use ids::ObjectId;
 pub use messages::{
     CommandFailure, ErrorResponse, NodeInfo, NodeRegistration, NodeResults, PublishRequest,
     Request, Response,
+};
+pub use mpc::{
+    MpcDeployment, MpcMessage, MpcPayload, MpcRequest, MpcResponse, MpcRole, MpcSender,
+    MpcSessionId, PeerNode, SessionKey,
 };
 pub use policy::{AccessPolicy, Role};

@@ -106,6 +106,37 @@ impl<'p, C: PartyChannel> SmpcBackend<'p, C> {
     }
 }
 
+/// Whether [`SmpcBackend`] evaluates `op` (an `argmax` also needs a matrix argument), so a
+/// node can refuse a plan it could never run before it stores any share of it.
+///
+/// ```
+/// use privgrid::plan::Op;
+/// assert!(privgrid::smpc::backend::supports(&Op::Relu));
+/// assert!(!privgrid::smpc::backend::supports(&Op::Exp));
+/// ```
+pub fn supports(op: &Op) -> bool {
+    matches!(
+        op,
+        Op::Add
+            | Op::Sub
+            | Op::Neg
+            | Op::Mul
+            | Op::AddScalar(_)
+            | Op::SubScalar(_)
+            | Op::MulScalar(_)
+            | Op::DivScalar(_)
+            | Op::MatMul
+            | Op::Transpose
+            | Op::Reshape(_)
+            | Op::Sum
+            | Op::Mean
+            | Op::SumAxis(_)
+            | Op::MeanAxis(_)
+            | Op::Relu
+            | Op::Argmax(1)
+    )
+}
+
 /// `f(a, b)` for equal shapes, or with a row `[n]` broadcast over a `[m, n]` matrix (either side).
 fn broadcast(
     a: &SharedTensor,

@@ -134,6 +134,23 @@ impl Request {
         })
     }
 
+    /// The largest operand of the request, in elements: what a crypto provider serving
+    /// requests from the network bounds before it deals.
+    ///
+    /// ```
+    /// use privgrid::smpc::dealer::Request;
+    /// assert_eq!(Request::Matmul { m: 2, k: 3, n: 5 }.elements(), 15);
+    /// ```
+    pub fn elements(&self) -> usize {
+        match *self {
+            Request::Mul { len } | Request::Trunc { len, .. } | Request::Compare { len } => len,
+            Request::Matmul { m, k, n } => m
+                .saturating_mul(k)
+                .max(k.saturating_mul(n))
+                .max(m.saturating_mul(n)),
+        }
+    }
+
     /// A short name for error messages.
     pub fn describe(&self) -> String {
         format!("{self:?}")
@@ -157,6 +174,7 @@ pub struct Dealt {
     /// The party's seed.
     pub seed: Seed,
     /// Corrections (last party only), one per correlated component, in order.
+    #[serde(with = "super::wire::word_lists")]
     pub corrections: Vec<Vec<u64>>,
 }
 

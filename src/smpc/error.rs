@@ -63,6 +63,17 @@ pub enum SmpcError {
         /// Words received.
         got: usize,
     },
+    /// Another participant gave up on the computation, for this reason.
+    #[error("the computation was aborted: {0}")]
+    Aborted(String),
+    /// Nothing arrived from a participant within the time allowed.
+    #[error("nothing arrived from {from} within {seconds} s")]
+    Timeout {
+        /// Who was silent.
+        from: String,
+        /// The time allowed, in seconds.
+        seconds: u64,
+    },
     /// A simulated party or the dealer thread panicked.
     #[error("a simulated party thread panicked")]
     ThreadPanicked,

@@ -48,6 +48,7 @@ pub mod protocols;
 mod ring;
 mod share;
 mod sim;
+pub mod wire;
 
 pub use backend::SmpcBackend;
 pub use channel::{CommStats, Message, PartyChannel, SimChannel, sim_mesh};

@@ -19,10 +19,43 @@ use serde::{Deserialize, Serialize};
 /// assert_eq!(a.add(&b)?.data(), &[1, 7]); // wraps modulo 2^64
 /// # Ok::<(), privgrid::Error>(())
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RingTensor {
     shape: Vec<usize>,
     data: Vec<u64>,
+}
+
+/// The wire form: the shape, then the words as raw little-endian bytes
+/// ([`wire::words`](super::wire::words)); decoding checks that they agree.
+#[derive(Serialize)]
+struct RingWireRef<'a> {
+    shape: &'a [usize],
+    #[serde(with = "super::wire::words")]
+    data: &'a [u64],
+}
+
+#[derive(Deserialize)]
+struct RingWire {
+    shape: Vec<usize>,
+    #[serde(with = "super::wire::words")]
+    data: Vec<u64>,
+}
+
+impl Serialize for RingTensor {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        RingWireRef {
+            shape: &self.shape,
+            data: &self.data,
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for RingTensor {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let RingWire { shape, data } = RingWire::deserialize(d)?;
+        RingTensor::new(&shape, data).map_err(serde::de::Error::custom)
+    }
 }
 
 /// The number of elements of `shape`, or `None` on overflow.

@@ -1,0 +1,190 @@
+//! The encrypted models a node takes part in: for each model name and role, the deployment and
+//! (for a party) its shares of the parameters. Everything is validated before it is kept.
+
+use crate::node::handler::Failure;
+use crate::plan::PlanLimits;
+use crate::protocol::{ErrorCode, ErrorResponse, MpcDeployment, MpcRole};
+use crate::smpc::{FixedPoint, RingTensor, SharedTensor, backend};
+use crate::transport::Address;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// The most parties a deployment may have.
+pub(crate) const MAX_PARTIES: usize = 16;
+
+/// One role of this node in one deployment.
+pub(crate) struct Deployed {
+    pub(crate) deployment: Arc<MpcDeployment>,
+    pub(crate) role: MpcRole,
+    /// This party's parameter shares (empty unless the role is a party).
+    pub(crate) shares: Vec<SharedTensor>,
+    /// The user who deployed it.
+    pub(crate) deployer: String,
+}
+
+/// Deployments by (model name, role).
+#[derive(Default)]
+pub(crate) struct Deployments {
+    map: Mutex<HashMap<String, Vec<Arc<Deployed>>>>,
+}
+
+fn bad(code: ErrorCode, message: impl Into<String>) -> Failure {
+    ErrorResponse::new(code, message)
+}
+
+/// Checks a deployment and this node's part in it, before anything is stored.
+pub(crate) fn validate(
+    node: &str,
+    role: MpcRole,
+    deployment: &MpcDeployment,
+    shares: &[RingTensor],
+    limits: &PlanLimits,
+) -> Result<(), Failure> {
+    let d = deployment;
+    if d.name.is_empty() || d.name.len() > 200 {
+        return Err(bad(
+            ErrorCode::BadRequest,
+            "a model name has 1 to 200 bytes",
+        ));
+    }
+    d.graph
+        .validate(limits)
+        .map_err(|e| bad(ErrorCode::InvalidPlan, e.to_string()))?;
+    if let Some(node) = d.graph.nodes.iter().find(|n| !backend::supports(&n.op)) {
+        return Err(bad(
+            ErrorCode::InvalidPlan,
+            format!("{} cannot run on secret shares", node.op.name()),
+        ));
+    }
+    FixedPoint::new(d.frac_bits).map_err(|e| bad(ErrorCode::BadRequest, e.to_string()))?;
+    let n = d.parties.len();
+    if !(2..=MAX_PARTIES).contains(&n) {
+        return Err(bad(
+            ErrorCode::BadRequest,
+            format!("a model is served by 2 to {MAX_PARTIES} parties, not {n}"),
+        ));
+    }
+    let mut names: Vec<&str> = d.parties.iter().map(|p| p.name.as_str()).collect();
+    names.sort_unstable();
+    if names.windows(2).any(|w| w[0] == w[1]) {
+        return Err(bad(
+            ErrorCode::BadRequest,
+            "the parties must be distinct nodes",
+        ));
+    }
+    if names.contains(&d.provider.name.as_str()) {
+        return Err(bad(
+            ErrorCode::BadRequest,
+            "the crypto provider must not be one of the parties",
+        ));
+    }
+    for peer in d.parties.iter().chain([&d.provider]) {
+        peer.url.parse::<Address>().map_err(|e| {
+            bad(
+                ErrorCode::BadRequest,
+                format!("{}'s address {:?}: {e}", peer.name, peer.url),
+            )
+        })?;
+    }
+    let mine = match role {
+        MpcRole::Party(i) => d.parties.get(i as usize).map(|p| p.name.as_str()),
+        MpcRole::Provider => Some(d.provider.name.as_str()),
+        MpcRole::Host => Some(d.host.as_str()),
+    };
+    if mine != Some(node) {
+        return Err(bad(
+            ErrorCode::BadRequest,
+            format!("this node ({node}) is not {role:?} of the deployment"),
+        ));
+    }
+    let expected = if matches!(role, MpcRole::Party(_)) {
+        d.graph.parameters.len()
+    } else {
+        0
+    };
+    if shares.len() != expected {
+        return Err(bad(
+            ErrorCode::BadRequest,
+            format!(
+                "{role:?} holds {expected} parameter shares, got {}",
+                shares.len()
+            ),
+        ));
+    }
+    for (spec, share) in d.graph.parameters.iter().zip(shares) {
+        if share.shape() != spec.shape {
+            return Err(bad(
+                ErrorCode::Shape,
+                format!(
+                    "the share of {} has shape {:?}, the plan says {:?}",
+                    spec.name,
+                    share.shape(),
+                    spec.shape
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl Deployments {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<Arc<Deployed>>>> {
+        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Keeps a validated deployment; `Conflict` if this node already has a role under the name
+    /// that the new one cannot share (the same role, or a second computing role).
+    pub(crate) fn insert(&self, deployed: Deployed, max: usize) -> Result<(), Failure> {
+        let mut map = self.lock();
+        if !map.contains_key(&deployed.deployment.name) && map.len() >= max {
+            return Err(bad(
+                ErrorCode::Unavailable,
+                format!("this node serves at most {max} encrypted models"),
+            ));
+        }
+        let roles = map.entry(deployed.deployment.name.clone()).or_default();
+        let computes = |r: MpcRole| !matches!(r, MpcRole::Host);
+        if roles
+            .iter()
+            .any(|r| r.role == deployed.role || (computes(r.role) && computes(deployed.role)))
+        {
+            return Err(bad(
+                ErrorCode::Conflict,
+                format!(
+                    "this node already serves a model named {:?}",
+                    deployed.deployment.name
+                ),
+            ));
+        }
+        roles.push(Arc::new(deployed));
+        Ok(())
+    }
+
+    /// Every role this node has under `name`.
+    pub(crate) fn roles(&self, name: &str) -> Vec<Arc<Deployed>> {
+        self.lock().get(name).cloned().unwrap_or_default()
+    }
+
+    /// The party or provider role under `name`.
+    pub(crate) fn computing(&self, name: &str) -> Option<Arc<Deployed>> {
+        self.roles(name)
+            .into_iter()
+            .find(|d| !matches!(d.role, MpcRole::Host))
+    }
+
+    /// Removes the roles under `name` that `user` may remove (`owner`: all of them); returns
+    /// how many were removed.
+    pub(crate) fn remove(&self, name: &str, user: &str, owner: bool) -> usize {
+        let mut map = self.lock();
+        let Some(roles) = map.get_mut(name) else {
+            return 0;
+        };
+        let before = roles.len();
+        roles.retain(|d| !(owner || d.deployer == user));
+        let removed = before - roles.len();
+        if roles.is_empty() {
+            map.remove(name);
+        }
+        removed
+    }
+}
