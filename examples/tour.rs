@@ -1,9 +1,9 @@
-//! The tour: private statistics and federated learning over real loopback TCP and HTTP, then
-//! an in-process preview of encrypted inference over secret shares. This is the
-//! README's main command: `cargo run --release --example tour`.
+//! The tour: the three use cases (private statistics, federated learning, encrypted inference)
+//! each over real loopback TCP and HTTP. This is the README's main command:
+//! `cargo run --release --example tour`.
 
-#[path = "use_cases/encrypted_inference_sim.rs"]
-mod encrypted_inference_sim;
+#[path = "use_cases/encrypted_inference.rs"]
+mod encrypted_inference;
 #[path = "use_cases/federated_learning.rs"]
 mod federated_learning;
 #[path = "use_cases/private_statistics.rs"]
@@ -32,12 +32,14 @@ async fn main() -> privgrid::Result<()> {
         );
         println!();
     }
-    let (agree, total) = encrypted_inference_sim::run()?;
-    assert_eq!(
-        agree, total,
-        "every prediction over shares must equal the plaintext one"
-    );
-    println!();
+    for transport in ["tcp", "http"] {
+        let outcome = encrypted_inference::run(transport).await?;
+        assert_eq!(
+            outcome.agree, outcome.total,
+            "every prediction over shares must equal the plaintext one"
+        );
+        println!();
+    }
     println!("tour finished in {:.2?}", started.elapsed());
     Ok(())
 }
