@@ -4,7 +4,6 @@
 
 mod common;
 
-use bytes::Bytes;
 use privgrid::datasets::{self, Dataset};
 use privgrid::fl::{FedAvg, FederatedTrainer, TrainConfig};
 use privgrid::grid::{Credentials, Gateway, GatewayConfig, GatewayHandle, Grid};
@@ -12,7 +11,7 @@ use privgrid::node::{Node, NodeHandle};
 use privgrid::plan::train::{self, LocalTraining, Loss, Schedule, Sgd};
 use privgrid::plan::{Mlp, Parameters, PlanLimits};
 use privgrid::protocol::*;
-use privgrid::transport::{self, TransportConfig};
+
 use privgrid::{Error, Tensor};
 
 const SECRET: &str = "fl-registration-secret";
@@ -356,43 +355,13 @@ async fn federated_digits_with_two_labels_per_node() {
     assert!(accuracy >= 0.90, "test accuracy {accuracy}");
 }
 
-/// Sends one request envelope straight to a node and decodes the reply.
-async fn raw(node: &NodeHandle, token: Option<AuthToken>, body: Request) -> Response {
-    let transport = transport::connect(node.url(), &TransportConfig::default())
-        .await
-        .unwrap();
-    let reply = transport
-        .call(Bytes::from(encode_request(&RequestEnvelope {
-            id: 7,
-            token,
-            body,
-        })))
-        .await
-        .unwrap();
-    decode_response(&reply, &WireLimits::default())
-        .unwrap()
-        .body
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_training_commands_get_typed_errors() {
     let data = datasets::digits(DIGITS_PATH).unwrap();
     let gw = gateway("mem").await;
     let n = node("mem", "target", &gw, PlanLimits::default()).await;
     publish(&n, &data, &["alice"]).await;
-    let token = match raw(
-        &n,
-        None,
-        Request::Login {
-            user: "alice".into(),
-            password: "alice-secret".into(),
-        },
-    )
-    .await
-    {
-        Response::LoggedIn { token, .. } => token,
-        other => panic!("{other:?}"),
-    };
+    let token = common::token(n.url(), "alice", "alice-secret").await;
     let session = common::login(n.url(), "alice", "alice-secret").await;
     let plan = session.send_plan(&Mlp::seeded(&[64, 10], 1)).await.unwrap();
     let x = session.send(Tensor::zeros(&[4, 64])).await.unwrap();
@@ -437,8 +406,8 @@ async fn hostile_training_commands_get_typed_errors() {
         ),
     ];
     for (command, code) in cases {
-        let reply = raw(
-            &n,
+        let reply = common::raw(
+            n.url(),
             Some(token.clone()),
             Request::Execute {
                 commands: vec![command],

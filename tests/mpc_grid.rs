@@ -3,85 +3,17 @@
 //! TCP and HTTP. Every encrypted result is checked against the plaintext model.
 
 mod common;
+mod mpc_support;
 
+use mpc_support::{NAMES, TestGrid, standard, toy_input, toy_model};
 use privgrid::datasets;
-use privgrid::grid::{Credentials, EncryptedRun, Gateway, GatewayConfig, GatewayHandle, Grid, Mpc};
-use privgrid::node::{MpcLimits, Node, NodeHandle};
+use privgrid::grid::{EncryptedRun, Mpc};
 use privgrid::plan::train::{self, Loss, Schedule, Sgd};
 use privgrid::plan::{Mlp, Plan};
 use privgrid::protocol::*;
 use privgrid::{Error, Tensor};
-use std::time::Duration;
 
-const SECRET: &str = "mpc-registration-secret";
 const DIGITS_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/digits.csv.gz");
-
-struct TestGrid {
-    gateway: GatewayHandle,
-    nodes: Vec<NodeHandle>,
-}
-
-impl TestGrid {
-    /// A gateway and one node per name, all on `scheme`.
-    async fn start(scheme: &str, names: &[&str]) -> Self {
-        let gateway = Gateway::new(GatewayConfig::default().secret(SECRET))
-            .serve(common::any_address(scheme))
-            .await
-            .unwrap();
-        let mut nodes = Vec::new();
-        for name in names {
-            let config = common::hospital_config(name)
-                .gateway_secret(SECRET)
-                .mpc_limits(MpcLimits {
-                    step_timeout: Duration::from_secs(10),
-                    ..MpcLimits::default()
-                });
-            let mut node = Node::new(config)
-                .serve(common::any_address(scheme))
-                .await
-                .unwrap();
-            node.join(gateway.url()).await.unwrap();
-            nodes.push(node);
-        }
-        Self { gateway, nodes }
-    }
-
-    async fn grid(&self, user: &str) -> Grid {
-        Grid::connect(
-            self.gateway.url(),
-            Credentials::new(user, format!("{user}-secret")),
-        )
-        .await
-        .unwrap()
-    }
-
-    fn open_sessions(&self) -> usize {
-        self.nodes.iter().map(NodeHandle::mpc_sessions).sum()
-    }
-}
-
-fn toy_model() -> Plan {
-    let weights = Tensor::from_shape_vec(&[3, 2], vec![0.5, -1.25, 2.0, 0.75, -0.3, 1.5]).unwrap();
-    Plan::linear(weights, Tensor::from_vec(vec![0.1, -2.0]))
-}
-
-fn toy_input() -> Tensor {
-    Tensor::from_shape_vec(
-        &[4, 3],
-        vec![
-            1.0, 2.0, 3.0, -1.5, 0.25, 4.0, 0.0, 0.0, 0.0, 10.0, -7.5, 2.5,
-        ],
-    )
-    .unwrap()
-}
-
-fn standard() -> Mpc {
-    Mpc::parties(["hospital", "public"])
-        .crypto_provider("university")
-        .host("company")
-}
-
-const NAMES: [&str; 4] = ["hospital", "public", "university", "company"];
 
 async fn linear_model_matches_plaintext(scheme: &str) {
     let grid_nodes = TestGrid::start(scheme, &NAMES).await;

@@ -39,12 +39,23 @@ use crate::tensor::ShapeError;
 /// ```
 pub struct SmpcBackend<'p, C: PartyChannel> {
     party: &'p mut Party<C>,
+    failure: Option<SmpcError>,
 }
 
 impl<'p, C: PartyChannel> SmpcBackend<'p, C> {
     /// A backend evaluating on `party`'s shares.
     pub fn new(party: &'p mut Party<C>) -> Self {
-        Self { party }
+        Self {
+            party,
+            failure: None,
+        }
+    }
+
+    /// The protocol error behind the first failed op, typed (a plan run reports it as text
+    /// inside [`crate::plan::PlanError`]): a timeout or an abort stays distinguishable from a
+    /// bad plan.
+    pub fn take_failure(&mut self) -> Option<SmpcError> {
+        self.failure.take()
     }
 
     fn encode(&self, v: f32) -> Result<u64, SmpcError> {
@@ -190,7 +201,11 @@ impl<C: PartyChannel> Backend for SmpcBackend<'_, C> {
                 op: op.name(),
             }),
             Err(SmpcError::Shape(s)) => Err(BackendError::Shape(s)),
-            Err(other) => Err(BackendError::Failed(other.to_string())),
+            Err(other) => {
+                let message = other.to_string();
+                self.failure.get_or_insert(other);
+                Err(BackendError::Failed(message))
+            }
         }
     }
 }

@@ -138,3 +138,38 @@ pub async fn login(
         .await
         .expect("login")
 }
+
+/// Sends one request envelope straight to the server at `address` and decodes the reply.
+pub async fn raw(address: &Address, token: Option<AuthToken>, body: Request) -> Response {
+    let transport = transport::connect(address, &TransportConfig::default())
+        .await
+        .unwrap();
+    let reply = transport
+        .call(Bytes::from(encode_request(&RequestEnvelope {
+            id: 7,
+            token,
+            body,
+        })))
+        .await
+        .unwrap();
+    decode_response(&reply, &WireLimits::default())
+        .unwrap()
+        .body
+}
+
+/// Logs in with a raw request and returns the bearer token.
+pub async fn token(address: &Address, user: &str, password: &str) -> AuthToken {
+    match raw(
+        address,
+        None,
+        Request::Login {
+            user: user.into(),
+            password: password.into(),
+        },
+    )
+    .await
+    {
+        Response::LoggedIn { token, .. } => token,
+        other => panic!("login failed: {other:?}"),
+    }
+}

@@ -41,6 +41,13 @@ impl Refusal {
     }
 }
 
+impl Refusal {
+    /// The same refusal, its message replaced by the plan's (which names the failing op).
+    fn within(self, error: &PlanError) -> Self {
+        Self::new(self.code, error.to_string())
+    }
+}
+
 impl From<SmpcError> for Refusal {
     fn from(error: SmpcError) -> Self {
         let code = match &error {
@@ -78,12 +85,15 @@ pub(crate) fn run_party(
         Box::new(NetMaterial(link.clone())),
         fixed,
     );
-    let outputs = deployment.graph.run_with_limits(
-        &mut SmpcBackend::new(&mut party),
-        &input_refs,
-        &parameters,
-        limits,
-    )?;
+    let mut backend = SmpcBackend::new(&mut party);
+    let outputs = deployment
+        .graph
+        .run_with_limits(&mut backend, &input_refs, &parameters, limits)
+        .map_err(|error| match backend.take_failure() {
+            // The protocol's own error says whether a peer, the network or the data failed.
+            Some(cause) => Refusal::from(cause).within(&error),
+            None => Refusal::from(error),
+        })?;
     let stats = party.stats();
     link.outbox.post(MpcSender::Provider, MpcPayload::Finished);
     Ok(MpcResponse::Outputs {
