@@ -10,6 +10,7 @@ use privgrid::plan::Plan;
 use privgrid::protocol::*;
 use privgrid::smpc::RingTensor;
 use privgrid::smpc::dealer::{Dealer, Request as DealerRequest};
+use privgrid::transport::Address;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -50,6 +51,33 @@ fn message(
         seq,
         payload,
     })))
+}
+
+/// Serves the toy model, then opens one session as alice on both parties and the provider
+/// (raw requests); returns the session, its key, and each participant's address and token.
+async fn serve_and_open(grid: &TestGrid) -> (MpcSessionId, SessionKey, Vec<(Address, AuthToken)>) {
+    let owner = grid.grid("bob").await;
+    owner
+        .serve_encrypted(&toy_model(), "toy_model", standard())
+        .await
+        .unwrap();
+    let (id, key) = (MpcSessionId::random(), SessionKey::random());
+    let mut links = Vec::new();
+    for name in ["hospital", "public", "university"] {
+        let url = grid.node(name).url().clone();
+        let token = common::token(&url, "alice", "alice-secret").await;
+        let open = Request::Mpc(MpcRequest::Open {
+            name: "toy_model".into(),
+            session: id,
+            key: key.clone(),
+        });
+        assert_eq!(
+            common::raw(&url, Some(token.clone()), open).await,
+            Response::Done
+        );
+        links.push((url, token));
+    }
+    (id, key, links)
 }
 
 /// Checks that the grid still answers a correct query.
@@ -160,29 +188,7 @@ async fn peer_messages_need_the_session_key_and_stay_in_bounds() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_party_that_never_runs_fails_the_session_within_the_timeout() {
     let grid = TestGrid::start_with("tcp", &NAMES, strict()).await;
-    let owner = grid.grid("bob").await;
-    owner
-        .serve_encrypted(&toy_model(), "toy_model", standard())
-        .await
-        .unwrap();
-    let (id, key) = (MpcSessionId::random(), SessionKey::random());
-    let mut tokens = Vec::new();
-    for name in ["hospital", "public", "university"] {
-        let url = grid.node(name).url().clone();
-        let token = common::token(&url, "alice", "alice-secret").await;
-        let reply = common::raw(
-            &url,
-            Some(token.clone()),
-            Request::Mpc(MpcRequest::Open {
-                name: "toy_model".into(),
-                session: id,
-                key: key.clone(),
-            }),
-        )
-        .await;
-        assert_eq!(reply, Response::Done);
-        tokens.push((url, token));
-    }
+    let (id, _key, tokens) = serve_and_open(&grid).await;
     let x = RingTensor::zeros(&[4, 3]).unwrap();
     let started = Instant::now();
     // Party 0 and the provider run; party 1 never does.
@@ -227,27 +233,7 @@ async fn forged_dealer_material_aborts_every_participant() {
         },
     )
     .await;
-    let owner = grid.grid("bob").await;
-    owner
-        .serve_encrypted(&toy_model(), "toy_model", standard())
-        .await
-        .unwrap();
-    let (id, key) = (MpcSessionId::random(), SessionKey::random());
-    let mut links = Vec::new();
-    for name in ["hospital", "public", "university"] {
-        let url = grid.node(name).url().clone();
-        let token = common::token(&url, "alice", "alice-secret").await;
-        let open = Request::Mpc(MpcRequest::Open {
-            name: "toy_model".into(),
-            session: id,
-            key: key.clone(),
-        });
-        assert_eq!(
-            common::raw(&url, Some(token.clone()), open).await,
-            Response::Done
-        );
-        links.push((url, token));
-    }
+    let (id, key, links) = serve_and_open(&grid).await;
     // The key holder forges the provider's first message to party 0: material for another step.
     let forged = Dealer::new(2)
         .unwrap()
