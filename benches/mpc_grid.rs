@@ -4,7 +4,7 @@
 //! run: the same protocol in the in-process simulator, and the plaintext op.
 //!
 //! - `mpc_tcp_mul_1m`: fixed-point multiplication of two secret-shared vectors of 1M values
-//!   (Beaver triple + dealer-assisted truncation). The operands are the model's parameters, so
+//!   (Beaver triple, then dealer-assisted truncation pairs or two-party local truncation). The operands are the model's parameters, so
 //!   they already live on the parties as shares, as in CrypTen's `x * y` on encrypted tensors
 //!   (its published figure, 91 ms with a separate dealer, is the comparison); the output is
 //!   summed on the parties so the caller receives one value.
@@ -22,7 +22,7 @@ use privgrid::grid::{Credentials, Gateway, GatewayConfig, GatewayHandle, Grid, M
 use privgrid::node::{AuthConfig, Node, NodeConfig, NodeHandle};
 use privgrid::plan::{Mlp, Plan};
 use privgrid::protocol::Role;
-use privgrid::smpc::{FixedPoint, Simulator, protocols, share_fixed_for};
+use privgrid::smpc::{FixedPoint, Simulator, Truncation, protocols, share_fixed_for};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 use tokio::runtime::Runtime;
@@ -100,41 +100,44 @@ fn bench_mul(c: &mut Criterion) {
         .zip(b.to_vec())
         .map(|(x, y)| f64::from(*x) * f64::from(y))
         .sum();
-    rt.block_on(grid.serve_encrypted(
-        &plan,
-        "mul",
-        Mpc::parties(["p0", "p1"]).crypto_provider("dealer"),
-    ))
-    .expect("serve");
-    let check = rt
-        .block_on(grid.run_encrypted_with("mul", &[]))
-        .expect("run");
-    let got = f64::from(check.outputs[0].to_vec()[0]);
-    assert!(
-        (got - expected).abs() < 1.0,
-        "encrypted {got} vs plaintext {expected}"
-    );
-    eprintln!(
-        "mul 1M over TCP: {} rounds, {:.1} MB between parties, {:.1} MB from the provider",
-        check.rounds,
-        check.party_bytes as f64 / 1e6,
-        check.provider_bytes as f64 / 1e6
-    );
-
     let mut group = c.benchmark_group("mpc_tcp_mul_1m");
     configure(&mut group);
     group.throughput(Throughput::Elements(LEN as u64));
-    group.bench_function("encrypted_run", |bch| {
-        bch.iter_custom(|iters| {
-            rt.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    black_box(grid.run_encrypted_with("mul", &[]).await.expect("run"));
-                }
-                start.elapsed()
+    for (name, truncation) in [
+        ("dealer_pairs", Truncation::DealerPairs),
+        ("local_truncation", Truncation::LocalTwoParty),
+    ] {
+        let mpc = Mpc::parties(["p0", "p1"])
+            .crypto_provider("dealer")
+            .truncation(truncation);
+        rt.block_on(grid.serve_encrypted(&plan, name, mpc))
+            .expect("serve");
+        let check = rt
+            .block_on(grid.run_encrypted_with(name, &[]))
+            .expect("run");
+        let got = f64::from(check.outputs[0].to_vec()[0]);
+        assert!(
+            (got - expected).abs() < 1.0,
+            "encrypted {got} vs plaintext {expected}"
+        );
+        eprintln!(
+            "mul 1M over TCP, {name}: {} rounds, {:.1} MB between parties, {:.1} MB from the provider",
+            check.rounds,
+            check.party_bytes as f64 / 1e6,
+            check.provider_bytes as f64 / 1e6
+        );
+        group.bench_function(format!("encrypted_run_{name}"), |bch| {
+            bch.iter_custom(|iters| {
+                rt.block_on(async {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        black_box(grid.run_encrypted_with(name, &[]).await.expect("run"));
+                    }
+                    start.elapsed()
+                })
             })
-        })
-    });
+        });
+    }
     let fx = FixedPoint::default();
     let xs = share_fixed_for(&a, 2, fx).expect("share");
     let ys = share_fixed_for(&b, 2, fx).expect("share");

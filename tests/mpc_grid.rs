@@ -11,6 +11,7 @@ use privgrid::grid::{EncryptedRun, Mpc};
 use privgrid::plan::train::{self, Loss, Schedule, Sgd};
 use privgrid::plan::{Mlp, Plan};
 use privgrid::protocol::*;
+use privgrid::smpc::Truncation;
 use privgrid::{Error, Tensor};
 
 const DIGITS_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/digits.csv.gz");
@@ -60,6 +61,43 @@ async fn linear_model_matches_plaintext_over_tcp() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn linear_model_matches_plaintext_over_http() {
     linear_model_matches_plaintext("http").await;
+}
+
+/// The same model with two-party local truncation: fewer rounds, the same answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn local_truncation_saves_the_truncation_round() {
+    let grid_nodes = TestGrid::start("tcp", &NAMES).await;
+    let model = toy_model();
+    let owner = grid_nodes.grid("bob").await;
+    owner
+        .serve_encrypted(&model, "pairs", standard())
+        .await
+        .unwrap();
+    owner
+        .serve_encrypted(
+            &model,
+            "local",
+            standard().truncation(Truncation::LocalTwoParty),
+        )
+        .await
+        .unwrap();
+    let x = toy_input();
+    let expected = model.run(&[&x]).unwrap().remove(0);
+    let pairs = owner.run_encrypted_with("pairs", &[&x]).await.unwrap();
+    let local = owner.run_encrypted_with("local", &[&x]).await.unwrap();
+    assert!(local.outputs[0].approx_eq(&expected, 1e-3));
+    assert!(pairs.outputs[0].approx_eq(&expected, 1e-3));
+    assert_eq!(pairs.rounds, 2, "matmul, then the truncation pair");
+    assert_eq!(local.rounds, 1, "matmul only");
+    assert!(local.provider_bytes < pairs.provider_bytes);
+    let three = Mpc::parties(["hospital", "public", "company"])
+        .crypto_provider("university")
+        .truncation(Truncation::LocalTwoParty);
+    let refused = owner.serve_encrypted(&model, "three", three).await;
+    assert!(
+        matches!(&refused, Err(Error::Remote { code: ErrorCode::BadRequest, message }) if message.contains("two parties")),
+        "{refused:?}"
+    );
 }
 
 /// A digits MLP with ReLU over three parties: every test sample gets the plaintext class.

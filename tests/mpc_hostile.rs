@@ -8,8 +8,8 @@ use mpc_support::{NAMES, TestGrid, standard, toy_input, toy_model};
 use privgrid::node::MpcLimits;
 use privgrid::plan::Plan;
 use privgrid::protocol::*;
-use privgrid::smpc::RingTensor;
 use privgrid::smpc::dealer::{Dealer, Request as DealerRequest};
+use privgrid::smpc::{RingTensor, Truncation};
 use privgrid::transport::Address;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -297,6 +297,7 @@ async fn deployments_are_validated_before_anything_is_kept() {
         provider: peer("university"),
         host: "company".into(),
         frac_bits: 16,
+        truncation: Truncation::DealerPairs,
     };
     let shares = || {
         model
@@ -364,6 +365,15 @@ async fn deployments_are_validated_before_anything_is_kept() {
         (
             MpcRole::Party(0),
             with(&|d| d.name = String::new()),
+            shares(),
+            ErrorCode::BadRequest,
+        ),
+        (
+            MpcRole::Party(0),
+            with(&|d| {
+                d.truncation = Truncation::LocalTwoParty;
+                d.parties.push(peer("company"));
+            }),
             shares(),
             ErrorCode::BadRequest,
         ),

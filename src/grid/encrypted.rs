@@ -19,7 +19,9 @@ use crate::error::{Error, Result};
 use crate::plan::{Graph, Plan};
 use crate::pointer::Session;
 use crate::protocol::*;
-use crate::smpc::{FixedPoint, RingTensor, SharedTensor, backend, reconstruct, share_fixed_for};
+use crate::smpc::{
+    FixedPoint, RingTensor, SharedTensor, Truncation, backend, reconstruct, share_fixed_for,
+};
 use crate::tensor::Tensor;
 use futures_util::future::join_all;
 use std::collections::BTreeMap;
@@ -38,6 +40,7 @@ pub struct Mpc {
     provider: Option<String>,
     host: Option<String>,
     fixed: FixedPoint,
+    truncation: Truncation,
 }
 
 impl Mpc {
@@ -52,6 +55,7 @@ impl Mpc {
             provider: None,
             host: None,
             fixed: FixedPoint::default(),
+            truncation: Truncation::default(),
         }
     }
 
@@ -70,6 +74,14 @@ impl Mpc {
     /// The fixed-point encoding (16 fractional bits by default).
     pub fn fixed_point(mut self, fixed: FixedPoint) -> Self {
         self.fixed = fixed;
+        self
+    }
+
+    /// How the parties truncate fixed-point products: dealer pairs by default (exact, any
+    /// number of parties), or [`Truncation::LocalTwoParty`] with exactly two parties (no
+    /// communication, a small failure probability; see [`Truncation`]).
+    pub fn truncation(mut self, truncation: Truncation) -> Self {
+        self.truncation = truncation;
         self
     }
 
@@ -167,6 +179,7 @@ impl Grid {
             provider: self.peer(&provider).await?,
             host: host.clone(),
             frac_bits: mpc.fixed.frac_bits(),
+            truncation: mpc.truncation,
         };
         // shares[party][parameter]
         let mut shares: Vec<Vec<RingTensor>> = vec![Vec::new(); n];

@@ -9,8 +9,8 @@
 //! [`MpcMessage`]s between participants carry the key instead of a login token.
 
 use crate::plan::Graph;
-use crate::smpc::RingTensor;
 use crate::smpc::dealer::{Dealt, Request as DealerRequest};
+use crate::smpc::{RingTensor, Truncation};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::sync::Arc;
@@ -39,6 +39,8 @@ pub struct MpcDeployment {
     pub host: String,
     /// Fractional bits of the fixed-point encoding.
     pub frac_bits: u32,
+    /// How the parties truncate fixed-point products.
+    pub truncation: Truncation,
 }
 
 /// A node's part in a deployment.

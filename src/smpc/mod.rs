@@ -54,7 +54,7 @@ pub use backend::SmpcBackend;
 pub use channel::{CommStats, Message, PartyChannel, SimChannel, sim_mesh};
 pub use error::SmpcError;
 pub use fixed::FixedPoint;
-pub use party::{MaterialSource, Party, Preprocessed};
+pub use party::{MaterialSource, Party, Preprocessed, Truncation};
 pub use ring::RingTensor;
 pub use share::{STREAM_INPUT_SHARES, SharedTensor, reconstruct, share, share_fixed_for};
 pub use sim::Simulator;

@@ -105,9 +105,32 @@ pub struct Party<C: PartyChannel> {
     used: HashSet<u64>,
     stats: CommStats,
     fixed: FixedPoint,
+    truncation: Truncation,
     /// This party's recently sent messages, kept so that their buffers can be reused once every
     /// peer has dropped its reference (a reused buffer is still in cache).
     retired: VecDeque<Message>,
+}
+
+/// How fixed-point products are truncated back to the fractional bits.
+///
+/// ```
+/// use privgrid::smpc::Truncation;
+/// assert_eq!(Truncation::default(), Truncation::DealerPairs);
+/// ```
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub enum Truncation {
+    /// Dealer-assisted truncation pairs: one round and a correction per value, exact up to one
+    /// unit of the last place, for any number of parties and any value with `|x| < 2^62`.
+    #[default]
+    DealerPairs,
+    /// With exactly two parties, each shifts its own share (SecureML): no communication and no
+    /// dealer material, but a value `x` (as a ring integer) comes out wrong, by about `2^(64-f)`,
+    /// with probability about `|x| / 2^64` (2^-31 for a product near 1.0 with 16 fractional
+    /// bits). The choice of CrypTen and SecureML for two parties. With more than two parties
+    /// dealer pairs are used instead.
+    LocalTwoParty,
 }
 
 /// Sent messages kept for buffer reuse.
@@ -123,8 +146,20 @@ impl<C: PartyChannel> Party<C> {
             used: HashSet::new(),
             stats: CommStats::default(),
             fixed,
+            truncation: Truncation::default(),
             retired: VecDeque::new(),
         }
+    }
+
+    /// The same party truncating fixed-point products with `truncation`.
+    pub fn with_truncation(mut self, truncation: Truncation) -> Self {
+        self.truncation = truncation;
+        self
+    }
+
+    /// How this party truncates fixed-point products.
+    pub fn truncation(&self) -> Truncation {
+        self.truncation
     }
 
     /// This party's index.

@@ -271,9 +271,67 @@ fn slice_mut(v: &mut [u64], r: Range<usize>) -> &mut [u64] {
     v.get_mut(r).unwrap_or_default()
 }
 
-/// Shares of `x / 2^shift` (rounded down, or up by at most one unit), for `|x| < 2^62`.
-/// One round, one dealer truncation pair; correct for any number of parties.
+/// Shares of `x / 2^shift` (rounded down, or up by at most one unit), by the party's
+/// [`Truncation`](super::Truncation) mode: dealer pairs (the default, exact for `|x| < 2^62`
+/// and any number of parties), or with two parties optionally [`truncate_local`].
 pub fn truncate<C: PartyChannel>(
+    party: &mut Party<C>,
+    x: &SharedTensor,
+    shift: u32,
+) -> Result<SharedTensor, SmpcError> {
+    if party.truncation() == super::Truncation::LocalTwoParty && party.parties() == 2 {
+        truncate_local(party.id(), x, shift)
+    } else {
+        truncate_with_pair(party, x, shift)
+    }
+}
+
+/// Two-party local truncation (SecureML): party 0 shifts its share, party 1 shifts the
+/// negation of its share and negates back. No communication. The result is `x / 2^shift`
+/// (rounded down, or up by one unit) unless the shares wrapped around zero the "wrong" way,
+/// which happens with probability about `|x| / 2^64` for uniformly random shares; then it is
+/// off by about `2^(64 - shift)`.
+///
+/// ```
+/// use privgrid::smpc::{protocols::truncate_local, share, reconstruct, RingTensor};
+///
+/// let x = RingTensor::from_vec(vec![(-40i64 << 16) as u64, 3 << 16]);
+/// let shares = share(&x, 2)?;
+/// let y: Vec<_> = (0..2).map(|p| truncate_local(p, &shares[p], 16)).collect::<Result<_, _>>()?;
+/// let y = reconstruct(&y)?;
+/// // Exact or one unit up, except with probability about 2^-42 here.
+/// assert!(y.data()[1] == 3 || y.data()[1] == 4);
+/// assert!(y.data()[0] as i64 == -40 || y.data()[0] as i64 == -39);
+/// # Ok::<(), privgrid::Error>(())
+/// ```
+pub fn truncate_local(
+    party: usize,
+    x: &SharedTensor,
+    shift: u32,
+) -> Result<SharedTensor, SmpcError> {
+    if shift > 62 {
+        return Err(SmpcError::FracBits(shift));
+    }
+    let data: Vec<u64> = match party {
+        0 => x.ring().data().iter().map(|v| v >> shift).collect(),
+        1 => x
+            .ring()
+            .data()
+            .iter()
+            .map(|v| 0u64.wrapping_sub(0u64.wrapping_sub(*v) >> shift))
+            .collect(),
+        other => {
+            return Err(SmpcError::Parties(format!(
+                "local truncation is for two parties; party {other} does not exist"
+            )));
+        }
+    };
+    Ok(SharedTensor::new(RingTensor::new(x.shape(), data)?))
+}
+
+/// Dealer-assisted truncation: one round, one truncation pair; correct for any number of
+/// parties and `|x| < 2^62`.
+fn truncate_with_pair<C: PartyChannel>(
     party: &mut Party<C>,
     x: &SharedTensor,
     shift: u32,

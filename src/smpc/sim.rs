@@ -18,7 +18,7 @@ use super::channel::{CommStats, SimChannel, sim_mesh};
 use super::dealer::{Dealer, Dealt, Request, Streamed};
 use super::party::MaterialSource;
 use super::prg::PrgKind;
-use super::{FixedPoint, Party, SmpcError};
+use super::{FixedPoint, Party, SmpcError, Truncation};
 use std::sync::mpsc::{Receiver, Sender, channel};
 
 /// What the dealer thread sends a party: first the seed, later (last party only) corrections.
@@ -119,6 +119,7 @@ pub struct Simulator {
     parties: usize,
     fixed: FixedPoint,
     prg: PrgKind,
+    truncation: Truncation,
 }
 
 impl Simulator {
@@ -133,12 +134,19 @@ impl Simulator {
             parties,
             fixed: FixedPoint::default(),
             prg: PrgKind::DEFAULT,
+            truncation: Truncation::default(),
         })
     }
 
     /// The same simulator with another fixed-point format.
     pub fn with_fixed(mut self, fixed: FixedPoint) -> Self {
         self.fixed = fixed;
+        self
+    }
+
+    /// The same simulator with another truncation of fixed-point products.
+    pub fn with_truncation(mut self, truncation: Truncation) -> Self {
+        self.truncation = truncation;
         self
     }
 
@@ -187,6 +195,7 @@ impl Simulator {
         }
         let f = &f;
         let fixed = self.fixed;
+        let truncation = self.truncation;
         std::thread::scope(|scope| {
             let dealer_thread = scope.spawn(move || serve(dealer, req_rx, reply_tx));
             let handles: Vec<_> = sim_mesh(n)
@@ -194,7 +203,8 @@ impl Simulator {
                 .zip(links)
                 .map(|(chan, link)| {
                     scope.spawn(move || {
-                        let mut party = Party::new(chan, Box::new(link), fixed);
+                        let mut party =
+                            Party::new(chan, Box::new(link), fixed).with_truncation(truncation);
                         let r = f(&mut party)?;
                         Ok((r, party.stats()))
                     })

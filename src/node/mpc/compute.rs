@@ -84,7 +84,8 @@ pub(crate) fn run_party(
         NetChannel(link.clone()),
         Box::new(NetMaterial(link.clone())),
         fixed,
-    );
+    )
+    .with_truncation(deployment.truncation);
     let mut backend = SmpcBackend::new(&mut party);
     let outputs = deployment
         .graph

@@ -4,7 +4,7 @@
 use crate::node::handler::Failure;
 use crate::plan::PlanLimits;
 use crate::protocol::{ErrorCode, ErrorResponse, MpcDeployment, MpcRole};
-use crate::smpc::{FixedPoint, RingTensor, SharedTensor, backend};
+use crate::smpc::{FixedPoint, RingTensor, SharedTensor, Truncation, backend};
 use crate::transport::Address;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -62,6 +62,12 @@ pub(crate) fn validate(
         return Err(bad(
             ErrorCode::BadRequest,
             format!("a model is served by 2 to {MAX_PARTIES} parties, not {n}"),
+        ));
+    }
+    if d.truncation == Truncation::LocalTwoParty && n != 2 {
+        return Err(bad(
+            ErrorCode::BadRequest,
+            format!("local truncation is for two parties, not {n}"),
         ));
     }
     let mut names: Vec<&str> = d.parties.iter().map(|p| p.name.as_str()).collect();
