@@ -114,6 +114,11 @@ pub enum MpcPayload {
     Need(DealerRequest),
     /// Provider to party: its seed (and, for the last party, the corrections).
     Material(Box<Dealt>),
+    /// Provider to the last party: its seed for a Beaver triple whose correction follows in
+    /// [`MpcPayload::Correction`] pieces, sent as the provider computes them.
+    MaterialStreamed(Box<Dealt>),
+    /// Provider to the last party: the next piece of a streamed correction.
+    Correction(#[serde(with = "crate::smpc::wire::shared_words")] Arc<Vec<u64>>),
     /// Party to provider: this party has finished and needs nothing more.
     Finished,
     /// Anyone to anyone: the session failed at the sender, for this reason.

@@ -81,7 +81,8 @@ fn kind(payload: &MpcPayload) -> &'static str {
     match payload {
         MpcPayload::Words { .. } => "words",
         MpcPayload::Need(_) => "a dealer request",
-        MpcPayload::Material(_) => "dealer material",
+        MpcPayload::Material(_) | MpcPayload::MaterialStreamed(_) => "dealer material",
+        MpcPayload::Correction(_) => "a correction piece",
         MpcPayload::Finished => "a finish notice",
         MpcPayload::Abort(_) => "an abort",
     }
@@ -90,38 +91,98 @@ fn kind(payload: &MpcPayload) -> &'static str {
 /// A party's source of correlated randomness: the crypto provider node.
 pub(crate) struct NetMaterial(pub(crate) SessionLink);
 
+/// What the provider sent for one request.
+enum Fetched {
+    /// Seed and corrections at once.
+    Whole(Dealt),
+    /// The seed; the correction (of this many words) follows in pieces.
+    Streaming(Dealt, usize),
+}
+
+/// The words of the single correction that the provider streams for `request`.
+fn streamed_words(request: &Request) -> usize {
+    match *request {
+        Request::Mul { len } => len,
+        Request::Matmul { m, n, .. } => m.saturating_mul(n),
+        _ => 0,
+    }
+}
+
+/// Takes the next correction piece from the provider, or `None` (the stream then reports a
+/// closed channel; the session's abort reason, if any, is what the party reports).
+fn next_piece(link: &SessionLink) -> Option<Vec<u64>> {
+    match link.inbox.take(MpcSender::Provider, link.timeout) {
+        Ok(MpcPayload::Correction(words)) => {
+            Some(Arc::try_unwrap(words).unwrap_or_else(|shared| shared.as_ref().clone()))
+        }
+        Ok(other) => {
+            link.inbox.abort(format!(
+                "expected a correction piece from the provider, got {}",
+                kind(&other)
+            ));
+            None
+        }
+        Err(_) => None,
+    }
+}
+
 impl NetMaterial {
     /// Asks the provider for `request` and checks that what comes back is this party's piece.
-    fn fetch(&mut self, request: &Request) -> Result<Dealt, SmpcError> {
+    fn fetch(&mut self, request: &Request) -> Result<Fetched, SmpcError> {
         let link = &self.0;
         link.outbox
             .post(MpcSender::Provider, MpcPayload::Need(request.clone()));
-        match link.inbox.take(MpcSender::Provider, link.timeout)? {
-            MpcPayload::Material(dealt)
-                if dealt.request == *request
-                    && dealt.party == link.me
-                    && dealt.parties == link.parties =>
-            {
-                Ok(*dealt)
+        let (dealt, streaming) = match link.inbox.take(MpcSender::Provider, link.timeout)? {
+            MpcPayload::Material(dealt) => (dealt, false),
+            MpcPayload::MaterialStreamed(dealt) if link.me + 1 == link.parties => (dealt, true),
+            other => {
+                return Err(SmpcError::MaterialMismatch {
+                    needed: request.describe(),
+                    got: kind(&other).into(),
+                });
             }
-            MpcPayload::Material(dealt) => Err(SmpcError::MaterialMismatch {
+        };
+        if dealt.request != *request || dealt.party != link.me || dealt.parties != link.parties {
+            return Err(SmpcError::MaterialMismatch {
                 needed: format!("{} for party {}", request.describe(), link.me),
                 got: format!("{} for party {}", dealt.request.describe(), dealt.party),
-            }),
-            other => Err(SmpcError::MaterialMismatch {
-                needed: request.describe(),
-                got: kind(&other).into(),
-            }),
+            });
         }
+        Ok(if streaming {
+            Fetched::Streaming(*dealt, streamed_words(request))
+        } else {
+            Fetched::Whole(*dealt)
+        })
     }
 }
 
 impl MaterialSource for NetMaterial {
     fn next(&mut self, request: &Request) -> Result<Material, SmpcError> {
-        self.fetch(request)?.expand()
+        match self.fetch(request)? {
+            Fetched::Whole(dealt) => dealt.expand(),
+            Fetched::Streaming(dealt, words) => {
+                let link = self.0.clone();
+                dealt.expand_then(move || {
+                    let mut correction = Vec::with_capacity(words);
+                    while correction.len() < words {
+                        let piece = next_piece(&link).ok_or_else(|| {
+                            SmpcError::ChannelClosed("the crypto provider".into())
+                        })?;
+                        correction.extend_from_slice(&piece);
+                    }
+                    Ok(vec![correction])
+                })
+            }
+        }
     }
 
     fn next_streamed(&mut self, request: &Request) -> Result<Streamed, SmpcError> {
-        self.fetch(request)?.into_streamed()
+        match self.fetch(request)? {
+            Fetched::Whole(dealt) => dealt.into_streamed(),
+            Fetched::Streaming(dealt, _) => {
+                let link = self.0.clone();
+                dealt.into_streamed_with(Some(Box::new(move || next_piece(&link))))
+            }
+        }
     }
 }

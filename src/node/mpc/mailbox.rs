@@ -52,8 +52,10 @@ pub(crate) struct Mailbox {
 /// The bytes a payload occupies while it waits.
 fn footprint(payload: &MpcPayload) -> usize {
     let words = match payload {
-        MpcPayload::Words { words, .. } => words.len(),
-        MpcPayload::Material(dealt) => dealt.corrections.iter().map(Vec::len).sum(),
+        MpcPayload::Words { words, .. } | MpcPayload::Correction(words) => words.len(),
+        MpcPayload::Material(dealt) | MpcPayload::MaterialStreamed(dealt) => {
+            dealt.corrections.iter().map(Vec::len).sum()
+        }
         _ => 0,
     };
     words.saturating_mul(8).saturating_add(64)

@@ -10,6 +10,7 @@ use super::links::SessionLink;
 use crate::protocol::{MpcPayload, MpcSender};
 use crate::smpc::SmpcError;
 use crate::smpc::dealer::{Dealer, Request};
+use std::sync::Arc;
 
 /// What the provider did in one session.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -19,6 +20,9 @@ pub(crate) struct Dealings {
     /// Correction words sent.
     pub(crate) correction_words: u64,
 }
+
+/// Words per streamed correction piece: 1 MiB, a few hundred microseconds of dealer work.
+const NET_PIECE: usize = 1 << 17;
 
 fn party(i: usize) -> MpcSender {
     MpcSender::Party(i as u32)
@@ -73,16 +77,34 @@ fn deal(
         let Some(mut dealt) = dealing.seed_for(i) else {
             continue;
         };
-        if i + 1 == n {
+        if i + 1 < n {
+            link.outbox
+                .post(party(i), MpcPayload::Material(Box::new(dealt)));
+        } else if dealing.streams_corrections() {
+            // The last party starts on its seed; the correction follows piece by piece as it
+            // is computed, so computing, sending and using it overlap.
+            link.outbox
+                .post(party(i), MpcPayload::MaterialStreamed(Box::new(dealt)));
+            let piece = match request {
+                Request::Matmul { n: cols, .. } => (NET_PIECE / (*cols).max(1)).max(1) * cols,
+                _ => NET_PIECE,
+            };
+            dealing.correction_pieces(piece, |words| {
+                done.correction_words += words.len() as u64;
+                link.outbox
+                    .post(party(i), MpcPayload::Correction(Arc::new(words)));
+                true
+            })?;
+        } else {
             dealt.corrections = dealing.corrections()?;
             done.correction_words += dealt
                 .corrections
                 .iter()
                 .map(|c| c.len() as u64)
                 .sum::<u64>();
+            link.outbox
+                .post(party(i), MpcPayload::Material(Box::new(dealt)));
         }
-        link.outbox
-            .post(party(i), MpcPayload::Material(Box::new(dealt)));
     }
     done.steps += 1;
     Ok(())
@@ -93,7 +115,8 @@ fn describe(payload: &MpcPayload) -> String {
         MpcPayload::Need(r) => r.describe(),
         MpcPayload::Finished => "finished".into(),
         MpcPayload::Words { .. } => "protocol words".into(),
-        MpcPayload::Material(_) => "dealer material".into(),
+        MpcPayload::Material(_) | MpcPayload::MaterialStreamed(_) => "dealer material".into(),
+        MpcPayload::Correction(_) => "a correction piece".into(),
         MpcPayload::Abort(r) => format!("abort ({r})"),
     }
 }
