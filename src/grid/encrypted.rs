@@ -157,6 +157,19 @@ impl Grid {
     /// The parameters are split here with the OS CSPRNG; each party node receives only its
     /// share; the host and the provider receive the structure. If any node refuses, the nodes
     /// that accepted forget the model again.
+    ///
+    /// ```no_run
+    /// use privgrid::grid::{Credentials, Grid, Mpc};
+    /// use privgrid::plan::Plan;
+    /// use privgrid::Tensor;
+    /// # async fn demo() -> privgrid::Result<()> {
+    /// let grid = Grid::connect("tcp://127.0.0.1:7000", Credentials::new("company", "secret")).await?;
+    /// let model = Plan::linear(Tensor::ones(&[3, 2]), Tensor::zeros(&[2]));
+    /// grid.serve_encrypted(&model, "toy_model", Mpc::parties(["hospital", "public"])
+    ///                                               .crypto_provider("university")
+    ///                                               .host("company")).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn serve_encrypted(&self, model: &Plan, name: &str, mpc: Mpc) -> Result<()> {
         let provider = mpc
             .provider
@@ -301,6 +314,16 @@ impl Grid {
     ///
     /// The input is secret-shared here; the parties compute on shares; only this caller sees
     /// the result.
+    ///
+    /// ```no_run
+    /// use privgrid::grid::{Credentials, Grid};
+    /// use privgrid::Tensor;
+    /// # async fn demo() -> privgrid::Result<()> {
+    /// let grid = Grid::connect("tcp://127.0.0.1:7000", Credentials::new("alice", "secret")).await?;
+    /// let x = Tensor::from_shape_vec(&[1, 3], vec![1.0, 2.0, 3.0])?;
+    /// let y = grid.run_encrypted("toy_model", &x).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn run_encrypted(&self, name: &str, input: &Tensor) -> Result<Tensor> {
         self.run_encrypted_with(name, &[input])
             .await?

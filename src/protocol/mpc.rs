@@ -201,3 +201,107 @@ pub enum MpcResponse {
         bytes_sent: u64,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{Request, RequestEnvelope, WireLimits, decode_request, encode_request};
+    use crate::smpc::dealer::Dealer;
+    use proptest::prelude::*;
+
+    fn envelope(message: MpcMessage) -> RequestEnvelope {
+        RequestEnvelope {
+            id: 3,
+            token: None,
+            body: Request::Mpc(MpcRequest::Message(Box::new(message))),
+        }
+    }
+
+    fn payloads() -> impl Strategy<Value = MpcPayload> {
+        prop_oneof![
+            (prop::collection::vec(any::<u64>(), 0..64), any::<bool>()).prop_map(|(w, more)| {
+                MpcPayload::Words {
+                    words: Arc::new(w),
+                    more,
+                }
+            }),
+            prop::collection::vec(any::<u64>(), 0..64)
+                .prop_map(|w| MpcPayload::Correction(Arc::new(w))),
+            (1usize..50).prop_map(|len| MpcPayload::Need(DealerRequest::Mul { len })),
+            (1usize..20).prop_map(|len| {
+                let dealt = Dealer::new(2)
+                    .unwrap()
+                    .deal(&DealerRequest::Mul { len })
+                    .unwrap();
+                MpcPayload::Material(Box::new(dealt[1].clone()))
+            }),
+            Just(MpcPayload::Finished),
+            ".{0,40}".prop_map(MpcPayload::Abort),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn messages_round_trip(
+            session in any::<u128>(),
+            key in any::<[u8; 32]>(),
+            party in any::<u32>(),
+            seq in any::<u64>(),
+            payload in payloads(),
+        ) {
+            let message = MpcMessage {
+                session: MpcSessionId(session),
+                key: SessionKey(key),
+                from: MpcSender::Party(party),
+                seq,
+                payload,
+            };
+            let bytes = encode_request(&envelope(message.clone()));
+            let back = decode_request(&bytes, &WireLimits::default()).unwrap();
+            prop_assert_eq!(back, envelope(message));
+        }
+
+        #[test]
+        fn ring_tensors_round_trip_and_shape_lies_are_refused(
+            rows in 0usize..6,
+            cols in 0usize..6,
+            seed in any::<u64>(),
+        ) {
+            let data: Vec<u64> = (0..rows * cols).map(|i| seed.wrapping_mul(i as u64 + 1)).collect();
+            let ring = RingTensor::new(&[rows, cols], data).unwrap();
+            let run = |inputs| RequestEnvelope {
+                id: 1,
+                token: None,
+                body: Request::Mpc(MpcRequest::Run { session: MpcSessionId(1), inputs }),
+            };
+            let bytes = encode_request(&run(vec![ring.clone()]));
+            prop_assert_eq!(decode_request(&bytes, &WireLimits::default()).unwrap(), run(vec![ring]));
+            // The same words under a shape that needs more elements.
+            let shape = vec![rows + 1, cols + 1];
+            let lie = postcard::to_stdvec(&(shape, serde_bytes_of(rows * cols))).unwrap();
+            prop_assert!(postcard::from_bytes::<RingTensor>(&lie).is_err());
+        }
+
+        #[test]
+        fn garbage_mpc_bodies_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+            let _ = postcard::from_bytes::<MpcRequest>(&bytes);
+            let _ = postcard::from_bytes::<MpcResponse>(&bytes);
+        }
+    }
+
+    /// `n` words of zeros in the raw-bytes wire form.
+    fn serde_bytes_of(n: usize) -> RawWords {
+        RawWords(vec![0; n])
+    }
+
+    #[derive(serde::Serialize)]
+    struct RawWords(#[serde(with = "crate::smpc::wire::words")] Vec<u64>);
+
+    #[test]
+    fn session_keys_are_redacted() {
+        assert_eq!(
+            format!("{:?}", SessionKey([7; 32])),
+            "SessionKey(<redacted>)"
+        );
+    }
+}

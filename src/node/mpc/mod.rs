@@ -35,6 +35,17 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Limits on a node's encrypted-ML work.
+///
+/// ```
+/// use privgrid::node::{MpcLimits, NodeConfig};
+/// use std::time::Duration;
+///
+/// let config = NodeConfig::new("hospital").mpc_limits(MpcLimits {
+///     step_timeout: Duration::from_secs(5),
+///     ..MpcLimits::default()
+/// });
+/// assert_eq!(config.mpc.max_sessions, 64);
+/// ```
 #[derive(Debug, Clone)]
 pub struct MpcLimits {
     /// How long a participant waits for any one message before giving up on a session.
