@@ -294,9 +294,10 @@ pub fn truncate<C: PartyChannel>(
 ///
 /// ```
 /// use privgrid::smpc::{protocols::truncate_local, share, reconstruct, RingTensor};
+/// use privgrid::smpc::prg::{Prg, PrgKind};
 ///
 /// let x = RingTensor::from_vec(vec![(-40i64 << 16) as u64, 3 << 16]);
-/// let shares = share(&x, 2)?;
+/// let shares = share(&x, 2, &mut Prg::from_os(PrgKind::DEFAULT, 0))?;
 /// let y: Vec<_> = (0..2).map(|p| truncate_local(p, &shares[p], 16)).collect::<Result<_, _>>()?;
 /// let y = reconstruct(&y)?;
 /// // Exact or one unit up, except with probability about 2^-42 here.
