@@ -5,12 +5,16 @@
 //! - [`FederatedTrainer`]: the loop over the grid. Each round sends the current model to every
 //!   node holding matching data, trains it there ([`PlanPointer::train`]), fetches the trained
 //!   parameters (which the node releases only to users the data owner allows), and averages
-//!   them with FedAvg.
+//!   them with FedAvg;
+//! - [`DpFedAvg`]: optional node-level differential privacy for the trained model (clipped
+//!   updates, Gaussian noise on their sum, RDP accounting).
 //!
 //! [`PlanPointer::train`]: crate::pointer::PlanPointer::train
 
+mod dp;
 mod fedavg;
 mod trainer;
 
+pub use dp::{ClippedSum, DpFedAvg};
 pub use fedavg::FedAvg;
 pub use trainer::{FederatedTrainer, FitReport, RoundReport, TrainConfig};

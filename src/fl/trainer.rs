@@ -3,6 +3,7 @@
 //! weighted by sample counts, and repeat.
 
 use super::FedAvg;
+use super::dp::{ClippedSum, DpFedAvg};
 use crate::error::{Error, Result};
 use crate::grid::Grid;
 use crate::plan::Plan;
@@ -29,6 +30,9 @@ pub struct TrainConfig {
     pub loss: Loss,
     /// Seed of the local shuffles (varied per round and node).
     pub seed: u64,
+    /// Node-level differential privacy for the trained model ([`DpFedAvg`]): clipped updates,
+    /// equal node weights, Gaussian noise on their sum. `None` (the default) is plain FedAvg.
+    pub dp: Option<DpFedAvg>,
 }
 
 impl Default for TrainConfig {
@@ -44,6 +48,7 @@ impl Default for TrainConfig {
             weight_decay: 0.0,
             loss: Loss::SoftmaxCrossEntropy,
             seed: 0,
+            dp: None,
         }
     }
 }
@@ -56,6 +61,9 @@ impl TrainConfig {
             ));
         }
         self.sgd().check()?;
+        if let Some(dp) = &self.dp {
+            dp.check()?;
+        }
         Ok(())
     }
 
@@ -101,6 +109,8 @@ pub struct RoundReport {
     pub round: usize,
     /// The nodes' last-epoch training losses, averaged with the FedAvg weights.
     pub mean_loss: f32,
+    /// With DP-FedAvg: how many nodes' updates were scaled down to the clip norm.
+    pub clipped: usize,
 }
 
 /// What a [`FederatedTrainer::fit`] run did.
@@ -112,6 +122,8 @@ pub struct FitReport {
     pub skipped: Vec<String>,
     /// One entry per round.
     pub rounds: Vec<RoundReport>,
+    /// With DP-FedAvg: the ε of the trained model at the configured δ.
+    pub epsilon: Option<f64>,
 }
 
 /// Trains a model across the grid with FedAvg; the data never leaves its node.
@@ -181,6 +193,11 @@ impl<'g> FederatedTrainer<'g> {
                 .map(|c| (c.node.clone(), c.samples))
                 .collect(),
             skipped,
+            epsilon: self
+                .config
+                .dp
+                .map(|dp| dp.epsilon(rounds.len()))
+                .transpose()?,
             rounds,
         })
     }
@@ -234,17 +251,35 @@ impl<'g> FederatedTrainer<'g> {
             },
         ))
         .await?;
-        let mut average = FedAvg::new();
         let mut loss_sum = 0.0f64;
-        for (parameters, loss, samples) in &trained {
-            average.add(parameters, *samples as f64)?;
+        let mut total = 0.0f64;
+        for (_, loss, samples) in &trained {
             loss_sum += f64::from(*loss) * *samples as f64;
+            total += *samples as f64;
         }
-        let total = average.total_weight();
-        self.model.set_parameters(average.finish()?)?;
+        let mut clipped = 0;
+        let next = match self.config.dp {
+            None => {
+                let mut average = FedAvg::new();
+                for (parameters, _, samples) in &trained {
+                    average.add(parameters, *samples as f64)?;
+                }
+                average.finish()?
+            }
+            Some(dp) => {
+                let mut sum = ClippedSum::new(self.model.parameters(), dp.clip_norm);
+                for (parameters, _, _) in &trained {
+                    sum.add(parameters)?;
+                }
+                clipped = sum.clipped();
+                sum.finish(dp.noise_multiplier)?
+            }
+        };
+        self.model.set_parameters(next)?;
         Ok(RoundReport {
             round,
             mean_loss: (loss_sum / total) as f32,
+            clipped,
         })
     }
 }
