@@ -486,11 +486,12 @@ async fn dp_fedavg_clips_adds_noise_and_reports_epsilon() {
     // deterministic, see `federated_digits`).
     let (_, _, second) = run(0.5, 0.05).await;
     assert_ne!(first.parameters(), second.parameters());
-    // Six times the noise: a smaller ε, and still a useful model (measured 91.6%). With three
-    // nodes, node-level ε stays large: DP-FedAvg is meant for many nodes.
-    let (noisier, accuracy, _) = run(2.0, 0.3).await;
+    // Three times the noise multiplier: a smaller ε, and still a useful model (measured 92.5 to
+    // 96.0% in six runs). With three nodes, node-level ε stays large: DP-FedAvg is meant for
+    // many nodes.
+    let (noisier, accuracy, _) = run(2.0, 0.15).await;
     assert!(accuracy >= 0.85, "accuracy {accuracy}");
-    assert!(noisier.epsilon.unwrap() < report.epsilon.unwrap() / 10.0);
+    assert!(noisier.epsilon.unwrap() < report.epsilon.unwrap() / 4.0);
     // Bad settings are refused before any node is asked.
     let bad = TrainConfig {
         dp: Some(DpFedAvg {
