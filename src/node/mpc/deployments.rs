@@ -22,6 +22,16 @@ pub(crate) struct Deployed {
     pub(crate) deployer: String,
 }
 
+impl Deployed {
+    /// The bytes its shares occupy.
+    fn share_bytes(&self) -> usize {
+        self.shares
+            .iter()
+            .map(|s| s.len().saturating_mul(8))
+            .fold(0, usize::saturating_add)
+    }
+}
+
 /// Deployments by (model name, role).
 #[derive(Default)]
 pub(crate) struct Deployments {
@@ -138,14 +148,33 @@ impl Deployments {
         self.map.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Keeps a validated deployment; `Conflict` if this node already has a role under the name
-    /// that the new one cannot share (the same role, or a second computing role).
-    pub(crate) fn insert(&self, deployed: Deployed, max: usize) -> Result<(), Failure> {
+    /// Keeps a validated deployment, within `max` models and `max_bytes` of shares in all;
+    /// `Conflict` if this node already has a role under the name that the new one cannot share
+    /// (the same role, or a second computing role).
+    pub(crate) fn insert(
+        &self,
+        deployed: Deployed,
+        max: usize,
+        max_bytes: usize,
+    ) -> Result<(), Failure> {
         let mut map = self.lock();
         if !map.contains_key(&deployed.deployment.name) && map.len() >= max {
             return Err(bad(
                 ErrorCode::Unavailable,
                 format!("this node serves at most {max} encrypted models"),
+            ));
+        }
+        let held: usize = map
+            .values()
+            .flatten()
+            .map(|d| d.share_bytes())
+            .fold(0, usize::saturating_add);
+        if held.saturating_add(deployed.share_bytes()) > max_bytes {
+            return Err(bad(
+                ErrorCode::TooLarge,
+                format!(
+                    "the shares would take this node past {max_bytes} bytes of encrypted models"
+                ),
             ));
         }
         let roles = map.entry(deployed.deployment.name.clone()).or_default();
@@ -192,5 +221,69 @@ impl Deployments {
             map.remove(name);
         }
         removed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Plan;
+    use crate::protocol::PeerNode;
+    use crate::tensor::Tensor;
+
+    fn deployed(name: &str, role: MpcRole, elements: usize) -> Deployed {
+        let peer = |n: &str| PeerNode {
+            name: n.into(),
+            url: "mem://x".into(),
+        };
+        Deployed {
+            deployment: Arc::new(MpcDeployment {
+                name: name.into(),
+                graph: Plan::linear(Tensor::ones(&[1, 1]), Tensor::zeros(&[1]))
+                    .graph()
+                    .clone(),
+                parties: vec![peer("a"), peer("b")],
+                provider: peer("c"),
+                host: "a".into(),
+                frac_bits: 16,
+                truncation: Default::default(),
+            }),
+            role,
+            shares: vec![SharedTensor::new(RingTensor::zeros(&[elements]).unwrap())],
+            deployer: "bob".into(),
+        }
+    }
+
+    #[test]
+    fn models_roles_and_bytes_are_bounded() {
+        let table = Deployments::default();
+        table
+            .insert(deployed("m", MpcRole::Party(0), 10), 2, 200)
+            .unwrap();
+        // A host role beside the party role is fine; a second computing role is not.
+        table
+            .insert(deployed("m", MpcRole::Host, 0), 2, 200)
+            .unwrap();
+        let e = table
+            .insert(deployed("m", MpcRole::Provider, 0), 2, 200)
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::Conflict);
+        // 80 bytes held; 16 more words would pass 200.
+        let e = table
+            .insert(deployed("n", MpcRole::Party(0), 16), 2, 200)
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::TooLarge);
+        table
+            .insert(deployed("n", MpcRole::Party(0), 15), 2, 200)
+            .unwrap();
+        let e = table
+            .insert(deployed("o", MpcRole::Host, 0), 2, 200)
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::Unavailable);
+        // Only the deployer or an owner removes.
+        assert_eq!(table.remove("m", "eve", false), 0);
+        assert_eq!(table.remove("m", "bob", false), 2);
+        assert!(table.roles("m").is_empty());
+        assert_eq!(table.remove("n", "eve", true), 1);
     }
 }

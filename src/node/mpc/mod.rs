@@ -144,6 +144,7 @@ impl NodeState {
                         deployer: session.user.clone(),
                     },
                     self.config.mpc.max_models,
+                    self.config.max_memory_bytes,
                 )?;
                 Ok(Response::Done)
             }
