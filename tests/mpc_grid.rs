@@ -63,6 +63,12 @@ async fn linear_model_matches_plaintext_over_http() {
     linear_model_matches_plaintext("http").await;
 }
 
+/// Node-to-node messages inside TLS: every node serves `tls://`, and trusts the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn linear_model_matches_plaintext_over_tls() {
+    linear_model_matches_plaintext("tls").await;
+}
+
 /// The same model with two-party local truncation: fewer rounds, the same answer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn local_truncation_saves_the_truncation_round() {

@@ -1,4 +1,5 @@
-//! Parsing and printing of node addresses: `mem://name`, `tcp://host:port`, `http://host:port`.
+//! Parsing and printing of node addresses: `mem://name`, `tcp://host:port`, `tls://host:port`,
+//! `http://host:port`.
 
 use super::TransportError;
 use std::fmt;
@@ -24,6 +25,13 @@ pub enum Address {
         /// Port (0 when binding means "any free port").
         port: u16,
     },
+    /// A TCP endpoint speaking length-prefixed frames inside TLS.
+    Tls {
+        /// Host name or IP address (checked against the server's certificate).
+        host: String,
+        /// Port (0 when binding means "any free port").
+        port: u16,
+    },
     /// An HTTP endpoint (`POST /v1/rpc` plus the JSON API).
     Http {
         /// Host name or IP address.
@@ -38,7 +46,7 @@ impl Address {
     pub fn authority(&self) -> String {
         match self {
             Self::Mem(name) => name.clone(),
-            Self::Tcp { host, port } | Self::Http { host, port } => {
+            Self::Tcp { host, port } | Self::Tls { host, port } | Self::Http { host, port } => {
                 if host.contains(':') {
                     format!("[{host}]:{port}")
                 } else {
@@ -53,6 +61,10 @@ impl Address {
         match self {
             Self::Mem(name) => Self::Mem(name.clone()),
             Self::Tcp { host, .. } => Self::Tcp {
+                host: host.clone(),
+                port,
+            },
+            Self::Tls { host, .. } => Self::Tls {
                 host: host.clone(),
                 port,
             },
@@ -90,6 +102,9 @@ impl FromStr for Address {
         } else if let Some(rest) = s.strip_prefix("tcp://") {
             let (host, port) = parse_host_port(rest, s)?;
             Ok(Self::Tcp { host, port })
+        } else if let Some(rest) = s.strip_prefix("tls://") {
+            let (host, port) = parse_host_port(rest, s)?;
+            Ok(Self::Tls { host, port })
         } else if let Some(rest) = s.strip_prefix("http://") {
             let (host, port) = parse_host_port(rest, s)?;
             Ok(Self::Http { host, port })
@@ -104,6 +119,7 @@ impl fmt::Display for Address {
         match self {
             Self::Mem(name) => write!(f, "mem://{name}"),
             Self::Tcp { .. } => write!(f, "tcp://{}", self.authority()),
+            Self::Tls { .. } => write!(f, "tls://{}", self.authority()),
             Self::Http { .. } => write!(f, "http://{}", self.authority()),
         }
     }
@@ -177,6 +193,7 @@ mod tests {
             "tcp://127.0.0.1:0",
             "http://localhost:7000",
             "tcp://[::1]:80",
+            "tls://node.example:7443",
         ] {
             assert_eq!(s.parse::<Address>().unwrap().to_string(), s);
         }

@@ -33,11 +33,13 @@ mod frame;
 mod http;
 mod mem;
 mod tcp;
+mod tls;
 
 pub use address::{Address, IntoAddress};
 pub use http::HttpTransport;
 pub use mem::MemTransport;
 pub use tcp::TcpTransport;
+pub use tls::TlsSettings;
 
 use bytes::Bytes;
 use std::sync::Arc;
@@ -60,8 +62,10 @@ pub struct TransportConfig {
     pub max_connections: usize,
     /// How many requests of one connection a server handles concurrently.
     pub max_in_flight_per_connection: usize,
-    /// How long a client waits to establish a connection.
+    /// How long a client waits to establish a connection (including a TLS handshake).
     pub connect_timeout: Duration,
+    /// TLS identity (to serve `tls://`) and trusted roots (to connect to `tls://`).
+    pub tls: Option<TlsSettings>,
 }
 
 impl Default for TransportConfig {
@@ -74,11 +78,18 @@ impl Default for TransportConfig {
             max_connections: 1024,
             max_in_flight_per_connection: 256,
             connect_timeout: Duration::from_secs(10),
+            tls: None,
         }
     }
 }
 
 impl TransportConfig {
+    /// The same settings with TLS (see [`TlsSettings`]).
+    pub fn with_tls(mut self, tls: TlsSettings) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
     /// `Ok(max_frame_bytes)` if a message of `len` bytes fits, else [`TransportError::FrameTooLarge`].
     pub fn check_size(&self, len: usize) -> Result<usize, TransportError> {
         let max = self.max_frame_bytes;
@@ -120,6 +131,10 @@ pub enum TransportError {
     /// The connection closed before the response arrived.
     #[error("connection closed")]
     ConnectionClosed,
+    /// TLS could not be set up: bad certificates or keys, a missing identity or trust store,
+    /// or a failed handshake.
+    #[error("tls: {0:.300}")]
+    Tls(String),
     /// An HTTP request failed with a status other than success.
     #[error("http status {status}: {message:.200}")]
     Http {
@@ -194,7 +209,9 @@ pub async fn connect(
 ) -> Result<Arc<dyn Transport>, TransportError> {
     Ok(match address {
         Address::Mem(_) => Arc::new(MemTransport::connect(address, config)?),
-        Address::Tcp { .. } => Arc::new(TcpTransport::connect(address, config).await?),
+        Address::Tcp { .. } | Address::Tls { .. } => {
+            Arc::new(TcpTransport::connect(address, config).await?)
+        }
         Address::Http { .. } => Arc::new(HttpTransport::connect(address, config)?),
     })
 }
@@ -209,7 +226,7 @@ pub async fn serve(
 ) -> Result<ServerHandle, TransportError> {
     match address {
         Address::Mem(_) => mem::serve(address, handler, config),
-        Address::Tcp { .. } => tcp::serve(address, handler, config).await,
+        Address::Tcp { .. } | Address::Tls { .. } => tcp::serve(address, handler, config).await,
         Address::Http { .. } => http::serve(address, handler, config, http_routes).await,
     }
 }

@@ -1,5 +1,6 @@
 //! The TCP transport: length-prefixed frames (see `frame`), many requests in flight on one
 //! connection matched by correlation id, explicit limits and timeouts on the server side.
+//! `tls://` addresses run the same frames inside TLS (see `tls`).
 
 use super::frame::{self, Header};
 use super::{Address, Handler, ServerHandle, Transport, TransportConfig, TransportError};
@@ -7,16 +8,33 @@ use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
-use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 /// Read buffer per connection: small, so that idle connections stay cheap.
 const READ_BUFFER: usize = 8 << 10;
+
+/// The reading half of a connection, plain or inside TLS.
+type ReadHalf = Box<dyn AsyncRead + Send + Unpin>;
+/// The writing half of a connection, plain or inside TLS.
+type WriteHalf = Box<dyn AsyncWrite + Send + Unpin>;
+
+/// Splits a plain TCP stream into boxed halves.
+fn plain_halves(stream: TcpStream) -> (ReadHalf, WriteHalf) {
+    let (read, write) = stream.into_split();
+    (Box::new(read), Box::new(write))
+}
+
+/// Splits any stream (a TLS session) into boxed halves.
+fn split_halves<S: AsyncRead + AsyncWrite + Send + 'static>(stream: S) -> (ReadHalf, WriteHalf) {
+    let (read, write) = tokio::io::split(stream);
+    (Box::new(read), Box::new(write))
+}
 
 // ---------------------------------------------------------------------------------------------
 // Server
@@ -26,16 +44,35 @@ pub(super) async fn serve(
     handler: Arc<dyn Handler>,
     config: &TransportConfig,
 ) -> Result<ServerHandle, TransportError> {
+    let acceptor = match address {
+        Address::Tls { .. } => Some(
+            config
+                .tls
+                .as_ref()
+                .ok_or_else(|| {
+                    TransportError::Tls("serving tls:// needs TransportConfig::tls".into())
+                })?
+                .acceptor()?,
+        ),
+        _ => None,
+    };
     let listener = TcpListener::bind(address.authority()).await?;
     let url = address.with_port(listener.local_addr()?.port());
     let cancel = CancellationToken::new();
     let config = config.clone();
-    let task = tokio::spawn(accept_loop(listener, handler, config, cancel.clone()));
+    let task = tokio::spawn(accept_loop(
+        listener,
+        acceptor,
+        handler,
+        config,
+        cancel.clone(),
+    ));
     Ok(ServerHandle::new(url, cancel, task))
 }
 
 async fn accept_loop(
     listener: TcpListener,
+    acceptor: Option<TlsAcceptor>,
     handler: Arc<dyn Handler>,
     config: TransportConfig,
     cancel: CancellationToken,
@@ -56,6 +93,7 @@ async fn accept_loop(
                 let _ = stream.set_nodelay(true);
                 tracker.spawn(serve_connection(
                     stream,
+                    acceptor.clone(),
                     handler.clone(),
                     config.clone(),
                     cancel.child_token(),
@@ -75,12 +113,26 @@ async fn accept_loop(
 
 async fn serve_connection(
     stream: TcpStream,
+    acceptor: Option<TlsAcceptor>,
     handler: Arc<dyn Handler>,
     config: TransportConfig,
     cancel: CancellationToken,
     _connection_permit: OwnedSemaphorePermit,
 ) {
-    let (read_half, write_half) = stream.into_split();
+    let (read_half, write_half) = match acceptor {
+        None => plain_halves(stream),
+        // The handshake is bounded like any other read: a silent peer cannot hold the slot.
+        Some(acceptor) => {
+            match tokio::time::timeout(config.read_timeout, acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => split_halves(tls),
+                Ok(Err(error)) => {
+                    tracing::debug!(%error, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => return,
+            }
+        }
+    };
     let mut reader = BufReader::with_capacity(READ_BUFFER, read_half);
     let (responses, queue) = mpsc::channel(config.max_in_flight_per_connection.max(1));
     let writer = tokio::spawn(write_responses(write_half, queue));
@@ -123,7 +175,7 @@ async fn serve_connection(
     let _ = writer.await;
 }
 
-async fn write_responses(write_half: OwnedWriteHalf, mut queue: mpsc::Receiver<(u64, Vec<u8>)>) {
+async fn write_responses(write_half: WriteHalf, mut queue: mpsc::Receiver<(u64, Vec<u8>)>) {
     let mut writer = BufWriter::with_capacity(READ_BUFFER, write_half);
     while let Some((id, response)) = queue.recv().await {
         if frame::write_frame_unflushed(&mut writer, id, &response)
@@ -151,7 +203,7 @@ struct Pending {
 }
 
 struct Connection {
-    writer: Mutex<OwnedWriteHalf>,
+    writer: Mutex<WriteHalf>,
     pending: Arc<StdMutex<Pending>>,
     next_id: AtomicU64,
     broken: AtomicBool,
@@ -198,12 +250,13 @@ pub struct TcpTransport {
 }
 
 impl TcpTransport {
-    /// Connects to `tcp://host:port`.
+    /// Connects to `tcp://host:port`, or `tls://host:port` (with [`TransportConfig::tls`]
+    /// trusting the server's certificate).
     pub async fn connect(
         address: &Address,
         config: &TransportConfig,
     ) -> Result<Self, TransportError> {
-        if !matches!(address, Address::Tcp { .. }) {
+        if !matches!(address, Address::Tcp { .. } | Address::Tls { .. }) {
             return Err(TransportError::InvalidAddress(address.to_string()));
         }
         let transport = Self {
@@ -220,14 +273,10 @@ impl TcpTransport {
         if let Some(connection) = slot.as_ref().filter(|c| c.is_usable()) {
             return Ok(connection.clone());
         }
-        let stream = tokio::time::timeout(
-            self.config.connect_timeout,
-            TcpStream::connect(self.address.authority()),
-        )
-        .await
-        .map_err(|_| TransportError::Timeout(self.config.connect_timeout))??;
-        stream.set_nodelay(true)?;
-        let (read_half, write_half) = stream.into_split();
+        let limit = self.config.connect_timeout;
+        let (read_half, write_half) = tokio::time::timeout(limit, self.open())
+            .await
+            .map_err(|_| TransportError::Timeout(limit))??;
         let pending = Arc::new(StdMutex::new(Pending::default()));
         let reader = tokio::spawn(read_responses(
             read_half,
@@ -246,7 +295,7 @@ impl TcpTransport {
     }
 }
 
-async fn read_responses(read_half: OwnedReadHalf, pending: Arc<StdMutex<Pending>>, max: usize) {
+async fn read_responses(read_half: ReadHalf, pending: Arc<StdMutex<Pending>>, max: usize) {
     let mut reader = BufReader::with_capacity(READ_BUFFER, read_half);
     let failure = loop {
         let header: Header = match frame::read_header(&mut reader, max).await {
@@ -281,6 +330,28 @@ async fn read_responses(read_half: OwnedReadHalf, pending: Arc<StdMutex<Pending>
             _ => TransportError::ConnectionClosed,
         };
         let _ = reply.send(Err(error));
+    }
+}
+
+impl TcpTransport {
+    /// A new stream to the server, inside TLS for `tls://`.
+    async fn open(&self) -> Result<(ReadHalf, WriteHalf), TransportError> {
+        let stream = TcpStream::connect(self.address.authority()).await?;
+        stream.set_nodelay(true)?;
+        match &self.address {
+            Address::Tls { host, .. } => {
+                let tls = self.config.tls.as_ref().ok_or_else(|| {
+                    TransportError::Tls("connecting to tls:// needs TransportConfig::tls".into())
+                })?;
+                let (connector, name) = tls.connector(host)?;
+                let session = connector
+                    .connect(name, stream)
+                    .await
+                    .map_err(|e| TransportError::Tls(format!("handshake with {host}: {e}")))?;
+                Ok(split_halves(session))
+            }
+            _ => Ok(plain_halves(stream)),
+        }
     }
 }
 

@@ -111,7 +111,35 @@ pub fn any_address(scheme: &str) -> String {
             std::process::id(),
             NEXT_MEM.fetch_add(1, Ordering::Relaxed)
         ),
+        // The test certificate names localhost.
+        "tls" => "tls://localhost:0".to_string(),
         other => format!("{other}://127.0.0.1:0"),
+    }
+}
+
+/// Transport settings for `tls://` tests: one self-signed `localhost` certificate per test
+/// process, used as every server's identity and every client's only trusted root.
+pub fn tls_config() -> TransportConfig {
+    static PEMS: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    let (cert, key) = PEMS.get_or_init(|| {
+        let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        (certified.cert.pem(), certified.signing_key.serialize_pem())
+    });
+    TransportConfig::default().with_tls(
+        privgrid::transport::TlsSettings::new()
+            .identity(cert.as_bytes(), key.as_bytes())
+            .unwrap()
+            .trust(cert.as_bytes())
+            .unwrap(),
+    )
+}
+
+/// The transport settings for `scheme`: TLS for `tls`, the defaults otherwise.
+pub fn transport_for(scheme: &str) -> TransportConfig {
+    if scheme == "tls" {
+        tls_config()
+    } else {
+        TransportConfig::default()
     }
 }
 

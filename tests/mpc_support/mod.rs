@@ -7,6 +7,7 @@ use privgrid::Tensor;
 use privgrid::grid::{Credentials, Gateway, GatewayConfig, GatewayHandle, Grid, Mpc};
 use privgrid::node::{MpcLimits, Node, NodeHandle};
 use privgrid::plan::Plan;
+use privgrid::transport::TransportConfig;
 use std::time::Duration;
 
 const SECRET: &str = "mpc-registration-secret";
@@ -14,6 +15,8 @@ const SECRET: &str = "mpc-registration-secret";
 pub struct TestGrid {
     pub gateway: GatewayHandle,
     pub nodes: Vec<NodeHandle>,
+    /// What clients of this grid connect with (TLS roots for `tls`).
+    pub transport: TransportConfig,
 }
 
 impl TestGrid {
@@ -32,7 +35,12 @@ impl TestGrid {
 
     /// Like [`start`](Self::start) with explicit limits on every node.
     pub async fn start_with(scheme: &str, names: &[&str], limits: MpcLimits) -> Self {
-        let gateway = Gateway::new(GatewayConfig::default().secret(SECRET))
+        let transport = common::transport_for(scheme);
+        let gateway_config = GatewayConfig {
+            transport: transport.clone(),
+            ..GatewayConfig::default().secret(SECRET)
+        };
+        let gateway = Gateway::new(gateway_config)
             .serve(common::any_address(scheme))
             .await
             .unwrap();
@@ -40,6 +48,7 @@ impl TestGrid {
         for name in names {
             let config = common::hospital_config(name)
                 .gateway_secret(SECRET)
+                .transport(transport.clone())
                 .mpc_limits(limits.clone());
             let mut node = Node::new(config)
                 .serve(common::any_address(scheme))
@@ -48,13 +57,18 @@ impl TestGrid {
             node.join(gateway.url()).await.unwrap();
             nodes.push(node);
         }
-        Self { gateway, nodes }
+        Self {
+            gateway,
+            nodes,
+            transport,
+        }
     }
 
     pub async fn grid(&self, user: &str) -> Grid {
-        Grid::connect(
+        Grid::connect_with(
             self.gateway.url(),
             Credentials::new(user, format!("{user}-secret")),
+            self.transport.clone(),
         )
         .await
         .unwrap()
