@@ -373,3 +373,63 @@ fn a_node_started_before_its_gateway_joins_once_the_gateway_is_up() {
     assert_eq!(nodes[0]["name"], "early", "{nodes}");
     assert!(node.terminate().success());
 }
+
+/// A node serving `tls://` from the command line: publishing works for a client that trusts its
+/// certificate, and fails with a TLS error for one that does not.
+#[test]
+fn a_node_serves_tls_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let dir = dir.path();
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("certificate");
+    let (cert, key) = (dir.join("node.crt"), dir.join("node.key"));
+    std::fs::write(&cert, certified.cert.pem()).expect("write cert");
+    std::fs::write(&key, certified.signing_key.serialize_pem()).expect("write key");
+    let db = dir.join("tls.db");
+    add_user(&db, "bob", "owner", "bob-secret");
+    let csv = dir.join("births.csv");
+    write_births_csv(&csv);
+
+    let node = Running::start(
+        privgrid(&[
+            "node",
+            "--name",
+            "secure",
+            "--listen",
+            "tls://localhost:0",
+            "--db",
+            path(&db),
+            "--tls-cert",
+            path(&cert),
+            "--tls-key",
+            path(&key),
+        ]),
+        &dir.join("tls-node.log"),
+    );
+    let url = node.expect_line("listening on ");
+    assert!(url.starts_with("tls://localhost:"), "{url}");
+
+    let mut trusting = publish(&url, "bob", &csv, "bob-secret");
+    trusting.args(["--tags", "#February", "--tls-trust", path(&cert)]);
+    let out = stdout_of_success(&run(trusting, ""));
+    assert!(out.contains("published") && out.contains("on secure"), "{out}");
+    let id = out.lines().last().unwrap_or_default();
+    assert_eq!(id.trim().len(), 32, "the last line is the object id: {out}");
+
+    let untrusting = publish(&url, "bob", &csv, "bob-secret");
+    assert_fails(&run(untrusting, ""), 1, "tls");
+    // A key without its certificate is a command-line error.
+    let half = privgrid(&[
+        "node",
+        "--name",
+        "x",
+        "--listen",
+        "tls://localhost:0",
+        "--db",
+        path(&db),
+        "--tls-key",
+        path(&key),
+    ]);
+    assert_fails(&run(half, ""), 2, "--tls-cert");
+    assert!(node.terminate().success());
+}

@@ -3,7 +3,7 @@
 
 use crate::failure::{Context, Failure};
 use crate::secrets::read_secret_file;
-use crate::serving::{ShutdownSignal, announce, network_address};
+use crate::serving::{ShutdownSignal, TlsArgs, announce, network_address};
 use privgrid::grid::{Gateway, GatewayConfig};
 use privgrid::transport::Address;
 use std::path::PathBuf;
@@ -38,6 +38,9 @@ pub struct Args {
     #[arg(long, value_name = "SECONDS", default_value_t = 1.0,
           value_parser = positive_seconds)]
     heartbeat: f64,
+
+    #[command(flatten)]
+    tls: TlsArgs,
 }
 
 /// Parses a positive, finite number of seconds.
@@ -56,9 +59,12 @@ impl Args {
         };
         let secret = read_secret_file(&self.secret_file)?;
         let mut signal = ShutdownSignal::install()?;
-        let config = GatewayConfig::default()
-            .secret(secret)
-            .heartbeat_interval(Duration::from_secs_f64(self.heartbeat));
+        let config = GatewayConfig {
+            transport: self.tls.transport()?,
+            ..GatewayConfig::default()
+        }
+        .secret(secret)
+        .heartbeat_interval(Duration::from_secs_f64(self.heartbeat));
         let mut gateway = Gateway::new(config)
             .serve(first.clone())
             .await

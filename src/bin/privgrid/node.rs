@@ -3,7 +3,7 @@
 
 use crate::failure::{Context, Failure};
 use crate::secrets::read_secret_file;
-use crate::serving::{ShutdownSignal, announce, network_address};
+use crate::serving::{ShutdownSignal, TlsArgs, announce, network_address};
 use privgrid::Error;
 use privgrid::node::{Node, NodeConfig, NodeHandle};
 use privgrid::transport::Address;
@@ -40,7 +40,8 @@ pub struct Args {
     #[arg(long)]
     name: String,
 
-    /// Address to serve at: tcp://HOST:PORT or http://HOST:PORT; repeat to serve at several.
+    /// Address to serve at: tcp://HOST:PORT, tls://HOST:PORT (with --tls-cert and --tls-key)
+    /// or http://HOST:PORT; repeat to serve at several.
     /// Port 0 picks a free port.
     #[arg(long, value_name = "URL", value_parser = network_address, required = true)]
     listen: Vec<Address>,
@@ -57,12 +58,17 @@ pub struct Args {
     /// File holding the gateway's registration secret.
     #[arg(long, value_name = "FILE", requires = "gateway")]
     gateway_secret_file: Option<PathBuf>,
+
+    #[command(flatten)]
+    tls: TlsArgs,
 }
 
 impl Args {
     /// Serves until a shutdown signal, then stops the servers and closes the database.
     pub async fn run(self) -> Result<(), Failure> {
-        let mut config = NodeConfig::new(&self.name).database(&self.db);
+        let mut config = NodeConfig::new(&self.name)
+            .database(&self.db)
+            .transport(self.tls.transport()?);
         if let Some(path) = &self.gateway_secret_file {
             config = config.gateway_secret(read_secret_file(path)?);
         }

@@ -2,7 +2,7 @@
 
 use crate::failure::{Context, Failure};
 use crate::secrets::read_password;
-use crate::serving::network_address;
+use crate::serving::{TlsArgs, network_address};
 use privgrid::Tensor;
 use privgrid::pointer::Client;
 use privgrid::transport::Address;
@@ -50,6 +50,9 @@ pub struct Args {
     /// releases (e.g. --bounds 0,100 or --bounds=-1,1).
     #[arg(long, value_name = "LO,HI", value_parser = parse_bounds, allow_hyphen_values = true)]
     bounds: Option<Bounds>,
+
+    #[command(flatten)]
+    tls: TlsArgs,
 }
 
 /// Value bounds: `low <= high`, both finite.
@@ -88,7 +91,7 @@ impl Args {
         let table = Tensor::from_csv_path(&self.csv).context(|| format!("cannot load {csv}"))?;
         let password = read_password(&self.user)?;
         let node = &self.node;
-        let client = Client::connect(node.clone())
+        let client = Client::connect_with(node.clone(), self.tls.transport()?)
             .await
             .context(|| format!("cannot reach the node at {node}"))?;
         let session = client
