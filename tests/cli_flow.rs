@@ -412,7 +412,10 @@ fn a_node_serves_tls_from_the_command_line() {
     let mut trusting = publish(&url, "bob", &csv, "bob-secret");
     trusting.args(["--tags", "#February", "--tls-trust", path(&cert)]);
     let out = stdout_of_success(&run(trusting, ""));
-    assert!(out.contains("published") && out.contains("on secure"), "{out}");
+    assert!(
+        out.contains("published") && out.contains("on secure"),
+        "{out}"
+    );
     let id = out.lines().last().unwrap_or_default();
     assert_eq!(id.trim().len(), 32, "the last line is the object id: {out}");
 
