@@ -18,6 +18,8 @@
 //! - `budget`: [`Budget`] and the [`PrivacyFilter`] that refuses spends past its cap;
 //! - `sensitivity`: [`Bounded`], which propagates value bounds and sensitivities through the
 //!   ops that derive an object from a published dataset;
+//! - [`dp_sgd`]: DP-SGD training (per-record clipping, Poisson sampling, exact Gaussian noise)
+//!   with its RDP cost known before it starts;
 //! - `report`: one-call answers for the command line, as serializable reports;
 //! - `normal`: the standard normal CDF, accurate in the far tail.
 //!
@@ -34,6 +36,7 @@
 mod budget;
 mod calibration;
 mod composition;
+pub mod dp_sgd;
 mod error;
 mod exact;
 mod mechanism;
