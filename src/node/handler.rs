@@ -290,7 +290,7 @@ impl NodeState {
         }
     }
 
-    fn entry(&self, id: &ObjectId) -> Result<Arc<Entry>, Failure> {
+    pub(crate) fn entry(&self, id: &ObjectId) -> Result<Arc<Entry>, Failure> {
         self.objects
             .get(id)
             .ok_or_else(|| fail(ErrorCode::NotFound, format!("no object {id}")))
@@ -408,8 +408,21 @@ impl NodeState {
                 } if failure.is_none() => {
                     self.train_plan(session, plan, [x, y], &training, &parameters, loss)
                 }
+                Command::TrainPlanPrivately {
+                    plan,
+                    x,
+                    y,
+                    training,
+                    parameters,
+                    loss,
+                } if failure.is_none() => {
+                    self.train_plan_privately(session, plan, [x, y], &training, &parameters, loss)
+                }
                 // Computations after a failure are skipped (deletes still run).
-                Command::Apply { .. } | Command::RunPlan { .. } | Command::TrainPlan { .. } => {
+                Command::Apply { .. }
+                | Command::RunPlan { .. }
+                | Command::TrainPlan { .. }
+                | Command::TrainPlanPrivately { .. } => {
                     continue;
                 }
                 Command::Delete { id } => self.delete(session, id).map(|_| ()),
@@ -479,7 +492,27 @@ impl NodeState {
         loss: ObjectId,
     ) -> Result<(), Failure> {
         let stored = self.plans.get(&plan)?;
-        let expected = stored.plan.parameters().len();
+        self.check_training_ids(plan, stored.plan.parameters().len(), parameters, loss)?;
+        let [x, y] = data.map(|id| self.entry(&id));
+        let outputs = plans::train(
+            &stored.plan,
+            [&x?, &y?],
+            training,
+            &session.user,
+            &self.config.plan_limits,
+        )?;
+        self.store_results(parameters.iter().chain([&loss]), outputs)
+    }
+
+    /// Checks the result ids of a training command: one per parameter plus the loss's, all
+    /// distinct and unused.
+    pub(crate) fn check_training_ids(
+        &self,
+        plan: ObjectId,
+        expected: usize,
+        parameters: &[ObjectId],
+        loss: ObjectId,
+    ) -> Result<(), Failure> {
         if parameters.len() != expected {
             return Err(fail(
                 ErrorCode::InvalidPlan,
@@ -500,16 +533,17 @@ impl NodeState {
         if distinct.len() != parameters.len() + 1 {
             return Err(fail(ErrorCode::BadRequest, "result ids repeat"));
         }
-        let [x, y] = data.map(|id| self.entry(&id));
-        let outputs = plans::train(
-            &stored.plan,
-            [&x?, &y?],
-            training,
-            &session.user,
-            &self.config.plan_limits,
-        )?;
-        let mut stored_ids = Vec::with_capacity(outputs.len());
-        for (id, entry) in ids().zip(outputs) {
+        Ok(())
+    }
+
+    /// Stores `entries` under `ids`, all or none.
+    pub(crate) fn store_results<'a>(
+        &self,
+        ids: impl IntoIterator<Item = &'a ObjectId>,
+        entries: Vec<Entry>,
+    ) -> Result<(), Failure> {
+        let mut stored_ids = Vec::with_capacity(entries.len());
+        for (id, entry) in ids.into_iter().zip(entries) {
             if let Err(error) = self.insert(*id, entry) {
                 for done in stored_ids {
                     self.objects.remove(done);

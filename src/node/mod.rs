@@ -21,6 +21,7 @@ pub(crate) mod mpc;
 pub mod objects;
 pub mod plans;
 mod privacy_http;
+mod private_training;
 mod requests;
 mod server;
 pub mod store;

@@ -6,6 +6,7 @@ use super::session::Session;
 use crate::error::{Error, Result};
 use crate::plan::train::LocalTraining;
 use crate::plan::{Parameters, Plan};
+use crate::privacy::dp_sgd::PrivateTraining;
 use crate::protocol::*;
 use std::sync::Arc;
 
@@ -91,6 +92,60 @@ impl PlanPointer {
     /// once. They derive from the data, so only users its owner allows may fetch them; bad
     /// settings or an oversized run surface at the next `get` or `flush`.
     pub fn train(&self, x: &Pointer, y: &Pointer, training: &LocalTraining) -> TrainedPointer {
+        self.training(x, y, |plan, parameters, loss| Command::TrainPlan {
+            plan,
+            x: x.id(),
+            y: y.id(),
+            training: *training,
+            parameters,
+            loss,
+        })
+    }
+
+    /// Trains the plan with DP-SGD on published datasets `x` and `y` (one record per row).
+    /// The node charges the run's (ε, δ) to this user's budget on each dataset before
+    /// training, and refuses with `BudgetExhausted` past it; the trained parameters are then
+    /// this user's to fetch even without raw access to the data (the loss is not released: it
+    /// reads as NaN).
+    ///
+    /// ```no_run
+    /// use privgrid::plan::train::Loss;
+    /// use privgrid::privacy::dp_sgd::{DpSgd, PrivateTraining};
+    /// # async fn demo(model: privgrid::pointer::PlanPointer, x: privgrid::pointer::Pointer,
+    /// #               y: privgrid::pointer::Pointer) -> privgrid::Result<()> {
+    /// let training = PrivateTraining {
+    ///     loss: Loss::SoftmaxCrossEntropy,
+    ///     dp: DpSgd { clip_norm: 1.0, noise_multiplier: 1.1, sample_rate: 0.05, steps: 300,
+    ///                 learning_rate: 0.5 },
+    ///     delta: 1e-5,
+    /// };
+    /// let trained = model.train_privately(&x, &y, &training).get().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn train_privately(
+        &self,
+        x: &Pointer,
+        y: &Pointer,
+        training: &PrivateTraining,
+    ) -> TrainedPointer {
+        self.training(x, y, |plan, parameters, loss| Command::TrainPlanPrivately {
+            plan,
+            x: x.id(),
+            y: y.id(),
+            training: *training,
+            parameters,
+            loss,
+        })
+    }
+
+    /// Allocates the result ids of a training command, queues it unless an input is poisoned,
+    /// and returns the pointers to its results.
+    fn training(
+        &self,
+        x: &Pointer,
+        y: &Pointer,
+        command: impl FnOnce(ObjectId, Vec<ObjectId>, ObjectId) -> Command,
+    ) -> TrainedPointer {
         let session = &self.inner.session;
         let parameters: Vec<ObjectId> = self
             .inner
@@ -108,14 +163,9 @@ impl PlanPointer {
             [x, y].iter().find_map(|p| p.poison().map(str::to_string))
         };
         if poison.is_none() {
-            session.inner.enqueue(Command::TrainPlan {
-                plan: self.inner.id,
-                x: x.id(),
-                y: y.id(),
-                training: *training,
-                parameters: parameters.clone(),
-                loss,
-            });
+            session
+                .inner
+                .enqueue(command(self.inner.id, parameters.clone(), loss));
         }
         TrainedPointer {
             names: self.inner.parameter_names.clone(),

@@ -351,6 +351,7 @@ fn describe_command(command: &Command) -> String {
         Command::Delete { id } => format!("delete {id:?}"),
         Command::RunPlan { plan, .. } => format!("run plan {plan:?}"),
         Command::TrainPlan { plan, .. } => format!("train plan {plan:?}"),
+        Command::TrainPlanPrivately { plan, .. } => format!("train plan {plan:?} with DP-SGD"),
         #[allow(unreachable_patterns)]
         _ => "command".to_string(),
     }

@@ -91,6 +91,25 @@ impl DpSgd {
     }
 }
 
+/// What a client sends a node to train a model on its data with DP-SGD: the loss, the DP-SGD
+/// settings and the δ at which the node computes (and charges) the run's ε.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PrivateTraining {
+    /// The training loss.
+    pub loss: Loss,
+    /// The DP-SGD settings.
+    pub dp: DpSgd,
+    /// The δ of the (ε, δ) charged.
+    pub delta: f64,
+}
+
+impl PrivateTraining {
+    /// The (ε, δ) this run costs.
+    pub fn cost(&self) -> Result<super::Budget, PrivacyError> {
+        super::Budget::new(self.dp.epsilon(self.delta)?, self.delta)
+    }
+}
+
 /// A plan or shape failure, as this module's error.
 fn failed(error: impl std::fmt::Display) -> PrivacyError {
     PrivacyError::Shape {

@@ -156,6 +156,25 @@ pub enum Command {
         /// Id for the scalar mean training loss of the last epoch.
         loss: ObjectId,
     },
+    /// Train a stored plan on published datasets with DP-SGD. The node computes the run's
+    /// (ε, δ) first and charges it to the caller's budget on each dataset (refusing with
+    /// `BudgetExhausted` if any budget would be exceeded); the trained parameters are then a
+    /// differentially private release: the caller may fetch them even without raw access.
+    /// The loss is not released (it is stored as NaN).
+    TrainPlanPrivately {
+        /// The plan (its first output is the prediction; it takes one input).
+        plan: ObjectId,
+        /// The features: a published dataset, one record per row.
+        x: ObjectId,
+        /// The targets: a published dataset, one row per record of `x`.
+        y: ObjectId,
+        /// Loss, DP-SGD settings and δ.
+        training: crate::privacy::dp_sgd::PrivateTraining,
+        /// Ids for the trained parameters, in the plan's order (chosen by the client, unused).
+        parameters: Vec<ObjectId>,
+        /// Id for the (NaN) loss.
+        loss: ObjectId,
+    },
 }
 
 #[cfg(test)]
