@@ -5,11 +5,12 @@
 mod common;
 
 use privgrid::datasets::{self, Dataset};
-use privgrid::fl::{DpFedAvg, FedAvg, FederatedTrainer, TrainConfig};
+use privgrid::fl::{DpFedAvg, FedAvg, FederatedTrainer, LocalDp, TrainConfig};
 use privgrid::grid::{Credentials, Gateway, GatewayConfig, GatewayHandle, Grid};
 use privgrid::node::{Node, NodeHandle};
 use privgrid::plan::train::{self, LocalTraining, Loss, Schedule, Sgd};
 use privgrid::plan::{Mlp, Parameters, PlanLimits};
+use privgrid::privacy::Budget;
 use privgrid::protocol::*;
 
 use privgrid::{Error, Tensor};
@@ -428,23 +429,33 @@ async fn hostile_training_commands_get_typed_errors() {
     assert_eq!(n.object_count(), before + 3);
 }
 
-/// DP-FedAvg: every round clips all three updates when the clip norm is small, the model still
-/// learns with moderate noise, and the reported ε is the closed form of the rounds run.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dp_fedavg_clips_adds_noise_and_reports_epsilon() {
+/// A gateway and three nodes holding IID thirds of the digits' training split, readable by
+/// `allowed`; alice's grid handle; and the held-out test split.
+async fn three_hospitals(
+    prefix: &str,
+    allowed: &[&str],
+) -> (GatewayHandle, Vec<NodeHandle>, Grid, Dataset) {
     let data = datasets::digits(DIGITS_PATH).unwrap();
     let (train_set, test_set) = data.stratified_split(0.25, 5).unwrap();
     let shares = train_set.split_iid(3, 9).unwrap();
     let gw = gateway("mem").await;
     let mut nodes = Vec::new();
     for (i, share) in shares.iter().enumerate() {
-        let n = node("mem", &format!("dp-{i}"), &gw, PlanLimits::default()).await;
-        publish(&n, share, &["alice"]).await;
+        let n = node("mem", &format!("{prefix}-{i}"), &gw, PlanLimits::default()).await;
+        publish(&n, share, allowed).await;
         nodes.push(n);
     }
     let grid = Grid::connect(gw.url(), Credentials::new("alice", "alice-secret"))
         .await
         .unwrap();
+    (gw, nodes, grid, test_set)
+}
+
+/// DP-FedAvg: every round clips all three updates when the clip norm is small, the model still
+/// learns with moderate noise, and the reported ε is the closed form of the rounds run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dp_fedavg_clips_adds_noise_and_reports_epsilon() {
+    let (_gw, _nodes, grid, test_set) = three_hospitals("dp", &["alice"]).await;
     let (grid, test) = (&grid, &test_set);
     let run = |clip: f64, z: f64| {
         let settings = TrainConfig {
@@ -508,4 +519,76 @@ async fn dp_fedavg_clips_adds_noise_and_reports_epsilon() {
             .await,
         Err(Error::InvalidInput(_))
     ));
+}
+
+/// Local DP-SGD: the hospitals allow no one but their owner to read the digits; once each
+/// grants alice a privacy budget, she trains across all three, each node charging her budget
+/// for every round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_dp_sgd_trains_on_data_alice_may_not_read() {
+    let (_gw, nodes, grid, test_set) = three_hospitals("closed", &["bob"]).await;
+    let settings = TrainConfig {
+        rounds: 5,
+        local_epochs: 1,
+        batch_size: 32,
+        learning_rate: 0.5,
+        local_dp: Some(LocalDp {
+            clip_norm: 1.0,
+            noise_multiplier: 1.1,
+            delta: 1e-5,
+        }),
+        ..Default::default()
+    };
+    // Plain training gives her nothing she may fetch; private training needs a budget.
+    let mut plain = FederatedTrainer::new(&grid, Mlp::seeded(&[64, 10], 2), config(1));
+    assert!(matches!(
+        plain
+            .fit(["#digits", "#train"], ["#digits", "#labels"])
+            .await,
+        Err(Error::PermissionDenied(_))
+    ));
+    let mut refused = FederatedTrainer::new(&grid, Mlp::seeded(&[64, 10], 2), settings);
+    let error = refused
+        .fit(["#digits", "#train"], ["#digits", "#labels"])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            Error::Remote {
+                code: ErrorCode::BudgetExhausted,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+
+    for n in &nodes {
+        let bob = common::login(n.url(), "bob", "bob-secret").await;
+        bob.set_budget(BudgetScope::user("alice"), Budget::new(30.0, 1e-3).unwrap())
+            .await
+            .unwrap();
+    }
+    let mut trainer = FederatedTrainer::new(&grid, Mlp::seeded(&[64, 10], 2), settings);
+    let report = trainer
+        .fit(["#digits", "#train"], ["#digits", "#labels"])
+        .await
+        .unwrap();
+    let accuracy = train::accuracy(trainer.model(), &test_set.features, &test_set.labels).unwrap();
+    // Measured 74.5-84.9% in eight runs (chance is 10%): 75 noisy DP-SGD steps per node.
+    assert!(accuracy >= 0.65, "accuracy {accuracy}");
+    assert!(
+        report.rounds.iter().all(|r| r.mean_loss.is_nan()),
+        "losses are not released"
+    );
+    let record_epsilon = report.record_epsilon.unwrap();
+    // Each node charged every round on both of its datasets.
+    for n in &nodes {
+        let alice = common::login(n.url(), "alice", "alice-secret").await;
+        let spent = alice.budget_status(None).await.unwrap()[0].spent.epsilon;
+        assert!(
+            spent <= 2.0 * record_epsilon + 1e-6 && spent >= 2.0 * record_epsilon * 0.95,
+            "spent {spent}, reported {record_epsilon} per dataset"
+        );
+    }
 }

@@ -6,6 +6,8 @@
 //!   node holding matching data, trains it there ([`PlanPointer::train`]), fetches the trained
 //!   parameters (which the node releases only to users the data owner allows), and averages
 //!   them with FedAvg;
+//! - [`LocalDp`]: optional record-level differential privacy: every node trains with DP-SGD
+//!   and charges the user's privacy budget, so users train on data they may not read;
 //! - [`DpFedAvg`]: optional node-level differential privacy for the trained model (clipped
 //!   updates, Gaussian noise on their sum, RDP accounting).
 //!
@@ -17,4 +19,4 @@ mod trainer;
 
 pub use dp::{ClippedSum, DpFedAvg};
 pub use fedavg::FedAvg;
-pub use trainer::{FederatedTrainer, FitReport, RoundReport, TrainConfig};
+pub use trainer::{FederatedTrainer, FitReport, LocalDp, RoundReport, TrainConfig};

@@ -9,6 +9,7 @@ use crate::grid::Grid;
 use crate::plan::Plan;
 use crate::plan::train::{LocalTraining, Loss, Schedule, Sgd};
 use crate::pointer::Pointer;
+use crate::privacy::dp_sgd::{DpSgd, PrivateTraining};
 use serde::{Deserialize, Serialize};
 
 /// Settings of a federated training run.
@@ -33,6 +34,23 @@ pub struct TrainConfig {
     /// Node-level differential privacy for the trained model ([`DpFedAvg`]): clipped updates,
     /// equal node weights, Gaussian noise on their sum. `None` (the default) is plain FedAvg.
     pub dp: Option<DpFedAvg>,
+    /// Record-level differential privacy on every node ([`LocalDp`]): each node trains with
+    /// DP-SGD and charges the run to this user's privacy budget, so the user needs a budget,
+    /// not raw access. `None` (the default) trains with plain SGD.
+    pub local_dp: Option<LocalDp>,
+}
+
+/// DP-SGD settings for the local training of [`TrainConfig::local_dp`]. Each node samples
+/// every record with probability `batch_size / rows` and takes `local_epochs · rows /
+/// batch_size` steps per round; the learning rate is the config's.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LocalDp {
+    /// Per-record gradient clip norm `C`.
+    pub clip_norm: f64,
+    /// Noise standard deviation over `C`.
+    pub noise_multiplier: f64,
+    /// The δ at which each node computes and charges ε.
+    pub delta: f64,
 }
 
 impl Default for TrainConfig {
@@ -49,6 +67,7 @@ impl Default for TrainConfig {
             loss: Loss::SoftmaxCrossEntropy,
             seed: 0,
             dp: None,
+            local_dp: None,
         }
     }
 }
@@ -64,6 +83,9 @@ impl TrainConfig {
         if let Some(dp) = &self.dp {
             dp.check()?;
         }
+        if let Some(local) = &self.local_dp {
+            self.private(local, 1).cost()?;
+        }
         Ok(())
     }
 
@@ -73,6 +95,23 @@ impl TrainConfig {
             learning_rate: self.learning_rate,
             momentum: self.momentum,
             weight_decay: self.weight_decay,
+        }
+    }
+
+    /// The DP-SGD run one node of `rows` records makes per round.
+    fn private(&self, local: &LocalDp, rows: usize) -> PrivateTraining {
+        let rows = rows.max(1);
+        let batch = self.batch_size.min(rows);
+        PrivateTraining {
+            loss: self.loss,
+            dp: DpSgd {
+                clip_norm: local.clip_norm,
+                noise_multiplier: local.noise_multiplier,
+                sample_rate: batch as f64 / rows as f64,
+                steps: self.local_epochs.saturating_mul(rows.div_ceil(batch)),
+                learning_rate: self.learning_rate,
+            },
+            delta: local.delta,
         }
     }
 
@@ -107,7 +146,8 @@ struct Client {
 pub struct RoundReport {
     /// The round number, from 0.
     pub round: usize,
-    /// The nodes' last-epoch training losses, averaged with the FedAvg weights.
+    /// The nodes' last-epoch training losses, averaged with the FedAvg weights (NaN with
+    /// [`TrainConfig::local_dp`]: nodes do not release the loss of private training).
     pub mean_loss: f32,
     /// With DP-FedAvg: how many nodes' updates were scaled down to the clip norm.
     pub clipped: usize,
@@ -124,6 +164,9 @@ pub struct FitReport {
     pub rounds: Vec<RoundReport>,
     /// With DP-FedAvg: the ε of the trained model at the configured δ.
     pub epsilon: Option<f64>,
+    /// With local DP-SGD: the largest ε any node charged this user for the whole run (per
+    /// dataset, at the configured δ: the rounds add up, as in the nodes' ledgers).
+    pub record_epsilon: Option<f64>,
 }
 
 /// Trains a model across the grid with FedAvg; the data never leaves its node.
@@ -198,6 +241,18 @@ impl<'g> FederatedTrainer<'g> {
                 .dp
                 .map(|dp| dp.epsilon(rounds.len()))
                 .transpose()?,
+            record_epsilon: self
+                .config
+                .local_dp
+                .map(|local| -> Result<f64> {
+                    let mut worst = 0.0f64;
+                    for client in &clients {
+                        let run = self.config.private(&local, client.samples).cost()?;
+                        worst = worst.max(run.epsilon);
+                    }
+                    Ok(worst * rounds.len() as f64)
+                })
+                .transpose()?,
             rounds,
         })
     }
@@ -241,16 +296,28 @@ impl<'g> FederatedTrainer<'g> {
     async fn round(&mut self, round: usize, clients: &[Client]) -> Result<RoundReport> {
         let model = &self.model;
         let config = &self.config;
-        let trained = futures_util::future::try_join_all(clients.iter().enumerate().map(
+        // Every node's answer is awaited even when one fails: a dropped request would leave
+        // its command queued on the shared session, to run (and, for private training, to be
+        // charged to the user's budget) with some later batch.
+        let trained = futures_util::future::join_all(clients.iter().enumerate().map(
             |(i, client)| async move {
                 let plan = client.x.session().send_plan(model).await?;
-                let trained = plan.train(&client.x, &client.y, &config.local(round, i));
+                let trained = match &config.local_dp {
+                    None => plan.train(&client.x, &client.y, &config.local(round, i)),
+                    Some(local) => plan.train_privately(
+                        &client.x,
+                        &client.y,
+                        &config.private(local, client.samples),
+                    ),
+                };
                 let (parameters, loss) =
                     futures_util::try_join!(trained.get(), trained.mean_loss())?;
                 Ok::<_, Error>((parameters, loss, client.samples))
             },
         ))
-        .await?;
+        .await
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?;
         let mut loss_sum = 0.0f64;
         let mut total = 0.0f64;
         for (_, loss, samples) in &trained {
