@@ -157,6 +157,10 @@ impl Grid {
 
     /// A logged-in session on the named node (opened on first use, then reused).
     pub async fn session(&self, node: &str) -> Result<Session> {
+        // A cached session needs no gateway lookup (this is on every encrypted query's path).
+        if let Some(session) = self.sessions.lock().await.get(node) {
+            return Ok(session.clone());
+        }
         let info = self.node(node).await?;
         self.session_for(&info).await
     }
@@ -172,7 +176,7 @@ impl Grid {
 
     /// Opens (or reuses) a session on `node`, trying its addresses in turn; each attempt is
     /// bounded by the transport's connect timeout so an unresponsive node cannot stall a search.
-    async fn session_for(&self, node: &NodeInfo) -> Result<Session> {
+    pub(super) async fn session_for(&self, node: &NodeInfo) -> Result<Session> {
         if let Some(session) = self.sessions.lock().await.get(&node.name) {
             return Ok(session.clone());
         }

@@ -136,14 +136,18 @@ fn check_model(graph: &Graph) -> Result<()> {
 }
 
 impl Grid {
-    async fn peer(&self, name: &str) -> Result<PeerNode> {
-        let node = self.node(name).await?;
+    /// `name` among the `live` nodes, with the first address it advertises.
+    fn peer(live: &[NodeInfo], name: &str) -> Result<PeerNode> {
+        let node = live
+            .iter()
+            .find(|n| n.name == name)
+            .ok_or_else(|| Error::NotFound(format!("no live node named {name:?}")))?;
         let url = node
             .urls
             .first()
             .ok_or_else(|| Error::NotFound(format!("node {name:?} advertises no address")))?;
         Ok(PeerNode {
-            name: node.name,
+            name: node.name.clone(),
             url: url.clone(),
         })
     }
@@ -181,15 +185,18 @@ impl Grid {
         }
         check_model(model.graph())?;
         let host = mpc.host.clone().unwrap_or_else(|| mpc.parties[0].clone());
-        let mut parties = Vec::with_capacity(n);
-        for party in &mpc.parties {
-            parties.push(self.peer(party).await?);
-        }
+        // One gateway lookup for every participant.
+        let live = self.nodes().await?;
+        let parties = mpc
+            .parties
+            .iter()
+            .map(|party| Self::peer(&live, party))
+            .collect::<Result<Vec<_>>>()?;
         let deployment = MpcDeployment {
             name: name.to_string(),
             graph: model.graph().clone(),
             parties,
-            provider: self.peer(&provider).await?,
+            provider: Self::peer(&live, &provider)?,
             host: host.clone(),
             frac_bits: mpc.fixed.frac_bits(),
             truncation: mpc.truncation,
@@ -280,7 +287,7 @@ impl Grid {
         }
         let nodes = self.nodes().await?;
         let answers = join_all(nodes.iter().map(|node| async move {
-            let session = self.session(&node.name).await.ok()?;
+            let session = self.session_for(node).await.ok()?;
             match Self::mpc_call(
                 &session,
                 MpcRequest::Describe {
