@@ -1,8 +1,9 @@
 //! SMPC benchmarks, 2 parties + dealer in process, each beside its plaintext ndarray baseline.
 //!
 //! - `prg`: seed expansion bytes/s for AES-128-CTR and ChaCha12, beside a memcpy of the same size;
-//! - `ring_matmul_128`: the cache-blocked Z_2^64 kernel beside ndarray f64 `dot` and ndarray's
-//!   generic u64 `dot`;
+//! - `ring_matmul_128`: the Z_2^64 kernels (the default dispatch, AMX where the CPU has it, the
+//!   AVX-512 register tile, exact f64 limbs) beside ndarray f64 `dot` and ndarray's generic u64
+//!   `dot`;
 //! - `mul_1m`, `matmul_128`, `relu_100k`, `mlp_20_10_5_1_batch_3750`: the protocols, **online**
 //!   (dealer material fetched and expanded before the clock starts) and **end to end** (the
 //!   live dealer thread deals during the timed region), beside the plaintext op.
@@ -154,10 +155,25 @@ fn bench_ring_matmul(c: &mut Criterion) {
         Prg::new(PrgKind::AesCtr, &[2u8; 32], 1).words(n * n),
     )
     .unwrap();
-    group.bench_function("blocked_u64", |bch| {
+    group.bench_function("default", |bch| {
         bch.iter(|| black_box(a.matmul(&b).unwrap()))
     });
     let mut out = vec![0u64; n * n];
+    let on_amx = privgrid::smpc::matmul::matmul_into_amx(a.data(), b.data(), &mut out, n, n, n);
+    if on_amx {
+        group.bench_function("amx_int8_limbs", |bch| {
+            bch.iter(|| {
+                privgrid::smpc::matmul::matmul_into_amx(a.data(), b.data(), &mut out, n, n, n);
+                black_box(&out);
+            })
+        });
+    }
+    group.bench_function("avx512_register_tile", |bch| {
+        bch.iter(|| {
+            privgrid::smpc::matmul::matmul_into_vector(a.data(), b.data(), &mut out, n, n, n);
+            black_box(&out);
+        })
+    });
     group.bench_function("f64_limbs", |bch| {
         bch.iter(|| {
             privgrid::smpc::matmul::matmul_into_f64_limbs(a.data(), b.data(), &mut out, n, n, n);

@@ -36,7 +36,7 @@
 //! assert_eq!(weights.sum().to_vec(), vec![6.7]);
 //! # Ok::<(), privgrid::Error>(())
 //! ```
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod datasets;

@@ -4,7 +4,8 @@
 use privgrid::Tensor;
 use privgrid::smpc::dealer::{Dealer, Request};
 use privgrid::smpc::matmul::{
-    matmul_into, matmul_into_f64_limbs, matmul_into_portable, matmul_naive,
+    Rhs, matmul_into, matmul_into_amx, matmul_into_f64_limbs, matmul_into_portable,
+    matmul_into_vector, matmul_naive,
 };
 use privgrid::smpc::prg::{Prg, PrgKind};
 use privgrid::smpc::{FixedPoint, RingTensor, SmpcError, reconstruct, share};
@@ -64,6 +65,32 @@ proptest! {
         let mut limbs = vec![7u64; m * n];
         matmul_into_f64_limbs(&a, &b, &mut limbs, m, k, n);
         prop_assert_eq!(&limbs, &naive);
+    }
+
+    #[test]
+    fn amx_matmul_equals_naive_at_every_edge(m in 0usize..70, k in 0usize..300, n in 0usize..70, seed in any::<u64>()) {
+        let a = words(seed, m * k);
+        let b = words(seed ^ 1, k * n);
+        let naive = matmul_naive(&a, &b, m, k, n);
+        let mut out = vec![7u64; m * n];
+        if matmul_into_amx(&a, &b, &mut out, m, k, n) {
+            prop_assert_eq!(&out, &naive);
+        }
+        let mut vector = vec![7u64; m * n];
+        matmul_into_vector(&a, &b, &mut vector, m, k, n);
+        prop_assert_eq!(&vector, &naive);
+    }
+
+    #[test]
+    fn prepared_rhs_products_by_row_blocks_equal_naive(m in 1usize..100, k in 1usize..200, n in 1usize..80, rows in 1usize..40, seed in any::<u64>()) {
+        let a = words(seed, m * k);
+        let b = words(seed ^ 1, k * n);
+        let rhs = Rhs::new(&b, k, n);
+        let mut out = vec![0u64; m * n];
+        for (block, dst) in a.chunks(rows * k).zip(out.chunks_mut(rows * n)) {
+            rhs.matmul_add_into(block, dst, dst.len() / n);
+        }
+        prop_assert_eq!(out, matmul_naive(&a, &b, m, k, n));
     }
 
     #[test]
@@ -301,5 +328,26 @@ fn matrix_corrections_in_row_pieces_equal_the_whole_correction() {
                 .collect::<Vec<u64>>()
         };
         assert_eq!(sum(2), matmul_naive(&sum(0), &sum(1), m, k, n));
+    }
+}
+
+/// The AMX kernel's 32-bit limb sums are exact only up to an inner dimension of 16384: longer
+/// products go in chunks. All-ones words make every limb sum as large as it can be.
+#[test]
+fn amx_matmul_is_exact_past_the_limb_sum_bound() {
+    for k in [16384, 16385, 2 * 16384 + 7] {
+        let (m, n) = (33, 17);
+        let a = vec![u64::MAX; m * k];
+        let mut b = words(k as u64, k * n);
+        b[..n].fill(u64::MAX);
+        let naive = matmul_naive(&a, &b, m, k, n);
+        let mut out = vec![0u64; m * n];
+        matmul_into(&a, &b, &mut out, m, k, n);
+        assert_eq!(out, naive, "k = {k}");
+        let b_max = vec![u64::MAX; k * n];
+        let naive = matmul_naive(&a, &b_max, m, k, n);
+        if matmul_into_amx(&a, &b_max, &mut out, m, k, n) {
+            assert_eq!(out, naive, "all ones, k = {k}");
+        }
     }
 }

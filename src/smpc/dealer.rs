@@ -711,12 +711,13 @@ impl Corrections {
         let a = self.combined(seeds, 0, ca, parties);
         let b = self.combined(seeds, 1, cb, parties);
         let mut others = self.combined(seeds, 2, cc, parties - 1);
+        let b = matmul::Rhs::new(&b, k, n);
         for (block, c) in others.chunks_mut((rows * n).max(1)).enumerate() {
             let r0 = block * rows;
             let r = c.len() / n.max(1);
             c.iter_mut().for_each(|x| *x = x.wrapping_neg());
             let a_rows = a.get(r0 * k..(r0 + r) * k).unwrap_or_default();
-            matmul::matmul_add_into(a_rows, &b, c, r, k, n);
+            b.matmul_add_into(a_rows, c, r);
             if !sink(c.to_vec()) {
                 return;
             }

@@ -1,7 +1,11 @@
-//! A cache-blocked matrix product over Z_2^64, register-tiled on AVX-512.
+//! A fast matrix product over Z_2^64.
 //!
-//! ndarray's generic `dot` for integers is a naive triple loop. Two kernels, chosen at run time:
+//! ndarray's generic `dot` for integers is a naive triple loop. Three kernels, chosen at run time:
 //!
+//! - on CPUs with AMX-INT8 (Sapphire Rapids and later, where Linux grants the tile state), the
+//!   words are split into byte limbs and the 36 limb products that reach the low 64 bits run
+//!   on the tile unit (`amx`, the one module with `unsafe` code), for shapes large enough and not
+//!   mostly padding;
 //! - on CPUs with AVX-512 (F, DQ), tiles of `MR` = 8 rows by `NR` = 16 columns held in registers for
 //!   the whole inner dimension: the `MR` rows of `A` are packed once into `k x MR` order, and
 //!   every step of `k` loads one `NR`-wide piece of a `B` row and feeds it to `MR` 64-bit
@@ -12,7 +16,11 @@
 //!   multiply-adds. (A register tile compiled for AVX2, which has no 64-bit vector multiply and
 //!   half the registers, measured 2× slower than these loops.)
 //!
-//! All arithmetic wraps modulo 2^64, which is exactly the ring product.
+//! All arithmetic wraps modulo 2^64, which is exactly the ring product. [`Rhs`] prepares a
+//! right-hand operand once for several products (the dealer's row blocks).
+
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+mod amx;
 
 /// Rows of a register tile.
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
@@ -36,15 +44,109 @@ pub fn matmul_into(a: &[u64], b: &[u64], out: &mut [u64], m: usize, k: usize, n:
 
 /// Computes `out += a · b` (wrapping), with the shapes of [`matmul_into`]: sums of products
 /// need no zeroed temporaries.
-#[multiversion::multiversion(targets("x86_64+avx512f+avx512dq+avx512vl", "x86_64+avx2"))]
 pub fn matmul_add_into(a: &[u64], b: &[u64], out: &mut [u64], m: usize, k: usize, n: usize) {
     if m == 0 || n == 0 || k == 0 || a.len() < m * k || b.len() < k * n || out.len() < m * n {
         return;
     }
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    if amx::worthwhile(m, k, n) {
+        amx::matmul_add(a, b, out, m, k, n);
+        return;
+    }
+    matmul_add_vector(a, b, out, m, k, n);
+}
+
+/// [`matmul_add_into`] on the AVX-512 register tile (or the panel loops), never on AMX.
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512dq+avx512vl", "x86_64+avx2"))]
+fn matmul_add_vector(a: &[u64], b: &[u64], out: &mut [u64], m: usize, k: usize, n: usize) {
     multiversion::target::match_target! {
         "x86_64+avx512f+avx512dq" => tiled(a, b, out, (m, k, n), |p, b, o, at, n| x86::tile(p, b, o, at, n)),
         _ => panels(a, b, out, (0..m, 0..n), (k, n)),
     }
+}
+
+/// A right-hand operand `b: [k, n]` prepared once for several products `a · b` (for example
+/// row blocks of `a`): on AMX it is packed into tiles only once.
+///
+/// ```
+/// use privgrid::smpc::matmul::{Rhs, matmul_naive};
+///
+/// let (a, b) = (vec![1u64, 2, 3, 4, 5, 6], vec![7u64, 8, 9, 10]);
+/// let rhs = Rhs::new(&b, 2, 2);
+/// let mut out = vec![0u64; 6];
+/// for (rows, dst) in a.chunks(2).zip(out.chunks_mut(2)) {
+///     rhs.matmul_add_into(rows, dst, 1);
+/// }
+/// assert_eq!(out, matmul_naive(&a, &b, 3, 2, 2));
+/// ```
+pub struct Rhs<'a> {
+    words: &'a [u64],
+    k: usize,
+    n: usize,
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    packed: std::sync::OnceLock<amx::PackedB>,
+}
+
+impl<'a> Rhs<'a> {
+    /// Wraps `b: [k, n]`, row-major.
+    pub fn new(b: &'a [u64], k: usize, n: usize) -> Self {
+        Self {
+            words: b,
+            k,
+            n,
+            #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+            packed: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// `out += a · b` for `a: [m, k]`, `out: [m, n]` (same contract as [`matmul_add_into`]).
+    pub fn matmul_add_into(&self, a: &[u64], out: &mut [u64], m: usize) {
+        let (k, n, b) = (self.k, self.n, self.words);
+        if m == 0 || n == 0 || k == 0 || a.len() < m * k || b.len() < k * n || out.len() < m * n {
+            return;
+        }
+        #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+        if amx::worthwhile(m, k, n) {
+            let packed = self.packed.get_or_init(|| amx::PackedB::new(b, k, n));
+            amx::matmul_add_packed(a, packed, out, m, k);
+            return;
+        }
+        matmul_add_vector(a, b, out, m, k, n);
+    }
+}
+
+/// [`matmul_into`] on AMX tiles whatever the shape; false (and `out` untouched) where the CPU
+/// or OS has no AMX. For tests of the padding at every edge.
+#[doc(hidden)]
+pub fn matmul_into_amx(
+    a: &[u64],
+    b: &[u64],
+    out: &mut [u64],
+    m: usize,
+    k: usize,
+    n: usize,
+) -> bool {
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    if amx::available() {
+        out.iter_mut().for_each(|x| *x = 0);
+        if m == 0 || n == 0 || k == 0 || a.len() < m * k || b.len() < k * n || out.len() < m * n {
+            return true;
+        }
+        amx::matmul_add(a, b, out, m, k, n);
+        return true;
+    }
+    let _ = (a, b, out, m, k, n);
+    false
+}
+
+/// [`matmul_into`] without AMX (the AVX-512 register tile where available), for comparisons.
+#[doc(hidden)]
+pub fn matmul_into_vector(a: &[u64], b: &[u64], out: &mut [u64], m: usize, k: usize, n: usize) {
+    out.iter_mut().for_each(|x| *x = 0);
+    if m == 0 || n == 0 || k == 0 || a.len() < m * k || b.len() < k * n || out.len() < m * n {
+        return;
+    }
+    matmul_add_vector(a, b, out, m, k, n);
 }
 
 /// The tiled product with `tile_at` computing each full `MR x NR` tile, and the panel loops

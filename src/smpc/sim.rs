@@ -32,8 +32,9 @@ enum FromDealer {
 /// Words per correction piece streamed to the last party.
 const CORRECTION_PIECE: usize = 1 << 15;
 
-/// Words per correction piece of a matrix triple (whole rows; a few per piece).
-const MATRIX_PIECE: usize = 1 << 11;
+/// Words per correction piece of a matrix triple (whole rows; 32 rows of 128 columns, one
+/// block of the AMX kernel).
+const MATRIX_PIECE: usize = 1 << 12;
 
 /// A party's link to the simulator's dealer thread.
 struct DealerLink {
