@@ -110,15 +110,15 @@ async fn a_killed_node_keeps_every_charge_that_preceded_a_release() {
         .find(|l| l.scope == BudgetScope::user_on("eve", id))
         .expect("eve's budget line");
     assert!(
-        line.spent.epsilon + 1e-9 >= received,
+        line.spent.basic().epsilon + 1e-9 >= received,
         "the ledger holds ε = {} after the crash but eve received {count} releases costing ε = {received}",
-        line.spent.epsilon
+        line.spent.basic().epsilon
     );
     // And it does not hold much more than was charged before the kill (at most the releases
     // in flight, one per task).
     assert!(
-        line.spent.epsilon <= received + 4.0 * 0.01 + 1e-9,
+        line.spent.basic().epsilon <= received + 4.0 * 0.01 + 1e-9,
         "{} vs {received}",
-        line.spent.epsilon
+        line.spent.basic().epsilon
     );
 }

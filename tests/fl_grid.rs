@@ -10,7 +10,7 @@ use privgrid::grid::{Credentials, Gateway, GatewayConfig, GatewayHandle, Grid};
 use privgrid::node::{Node, NodeHandle};
 use privgrid::plan::train::{self, LocalTraining, Loss, Schedule, Sgd};
 use privgrid::plan::{Mlp, Parameters, PlanLimits};
-use privgrid::privacy::Budget;
+use privgrid::privacy::{Budget, RdpAccountant};
 use privgrid::protocol::*;
 
 use privgrid::{Error, Tensor};
@@ -581,14 +581,40 @@ async fn local_dp_sgd_trains_on_data_alice_may_not_read() {
         report.rounds.iter().all(|r| r.mean_loss.is_nan()),
         "losses are not released"
     );
-    let record_epsilon = report.record_epsilon.unwrap();
-    // Each node charged every round on both of its datasets.
+    // Each node charged every round on both of its datasets: 2 x 5 DP-SGD runs on alice's
+    // budget, which the ledger composes by RDP. Recomputed here with the accountant alone.
+    let cap_delta = 1e-3;
+    let mut worst = 0.0f64;
     for n in &nodes {
+        let (name, samples) = report
+            .clients
+            .iter()
+            .find(|(name, _)| name == n.name())
+            .unwrap();
+        let (q, steps) = (32.0 / *samples as f64, samples.div_ceil(32) as u64);
+        let mut all_runs = RdpAccountant::new();
+        all_runs
+            .compose_subsampled_gaussian(q, 1.1, steps * 2 * 5)
+            .unwrap();
+        let expected = all_runs.epsilon(cap_delta).unwrap().epsilon;
+        let mut one_run = RdpAccountant::new();
+        one_run.compose_subsampled_gaussian(q, 1.1, steps).unwrap();
+        let basic = 2.0 * 5.0 * one_run.epsilon(1e-5).unwrap().epsilon;
         let alice = common::login(n.url(), "alice", "alice-secret").await;
-        let spent = alice.budget_status(None).await.unwrap()[0].spent.epsilon;
+        let line = alice.budget_status(None).await.unwrap().remove(0);
+        let used = line.used();
         assert!(
-            spent <= 2.0 * record_epsilon + 1e-6 && spent >= 2.0 * record_epsilon * 0.95,
-            "spent {spent}, reported {record_epsilon} per dataset"
+            (used.epsilon - expected).abs() < 1e-9 * expected && used.delta == cap_delta,
+            "{name}: spent {used:?}, expected RDP {expected}"
         );
+        assert!((line.spent.basic().epsilon - basic).abs() < 1e-9 * basic);
+        assert!(used.epsilon < basic / 2.0, "{used:?} against basic {basic}");
+        let mut per_dataset = RdpAccountant::new();
+        per_dataset
+            .compose_subsampled_gaussian(q, 1.1, steps * 5)
+            .unwrap();
+        worst = worst.max(per_dataset.epsilon(1e-5).unwrap().epsilon);
     }
+    let record_epsilon = report.record_epsilon.unwrap();
+    assert!((record_epsilon - worst).abs() < 1e-9 * worst);
 }

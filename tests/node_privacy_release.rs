@@ -1,14 +1,14 @@
 //! DP releases enforced by the node: a not-allowed user gets a noisy mean whose sensitivity
 //! the node computed (checked against the closed form) and whose cost it charged; what it
-//! cannot bound is refused with the reason; concurrent releases never overspend; the ledger
-//! survives a restart on SQLite.
+//! cannot bound is refused with the reason; repeated Gaussian releases compose by RDP;
+//! concurrent releases never overspend; the ledger survives a restart on SQLite.
 
 mod privacy_support;
 
 use privacy_support::{config, login, serve};
 use privgrid::node::NodeConfig;
 use privgrid::pointer::{Pointer, Session};
-use privgrid::privacy::{Bounded, Budget, PrivacyError};
+use privgrid::privacy::{Bounded, Budget, GaussianMechanism, PrivacyError, RdpAccountant};
 use privgrid::protocol::{BudgetScope, DpRelease, ObjectId};
 use privgrid::{Error, Tensor};
 
@@ -109,7 +109,7 @@ async fn dp_mean_is_close_on_the_grid_and_charged(scheme: &str) {
     assert_eq!(released.remaining.epsilon, 0.5);
     let lines = eve.budget_status(None).await.unwrap();
     assert_eq!(lines.len(), 1);
-    assert_eq!(lines[0].spent, released.cost);
+    assert_eq!(lines[0].used(), released.cost);
 
     // A Gaussian release spends δ too; then the budget runs out, with the figures.
     bob.set_budget(
@@ -122,7 +122,13 @@ async fn dp_mean_is_close_on_the_grid_and_charged(scheme: &str) {
     assert!(gaussian.cost.epsilon <= 0.25 && gaussian.cost.epsilon > 0.2);
     assert_eq!(gaussian.cost.delta, 1e-6);
     assert!((gaussian.item().unwrap() - truth).abs() < 0.5);
-    let spent = Budget::pure(0.5).unwrap().compose(&gaussian.cost);
+    // By basic composition (0.75, 1e-6) is spent; by RDP (0.716, 1e-5): the ledger reports
+    // the tighter ε, at the cap's δ.
+    let basic = Budget::pure(0.5).unwrap().compose(&gaussian.cost);
+    let line = eve.budget_status(None).await.unwrap().remove(0);
+    assert_eq!(line.spent.basic(), basic);
+    let spent = line.used();
+    assert!(spent.epsilon < basic.epsilon && spent.fits_within(&line.cap));
     match mean.get_dp(DpRelease::laplace(0.5)).await {
         Err(Error::Privacy(PrivacyError::BudgetExceeded {
             spent: s,
@@ -136,7 +142,7 @@ async fn dp_mean_is_close_on_the_grid_and_charged(scheme: &str) {
         other => panic!("expected an exhausted budget, got {other:?}"),
     }
     // Nothing was charged for the refusal.
-    assert_eq!(eve.budget_status(None).await.unwrap()[0].spent, spent);
+    assert_eq!(eve.budget_status(None).await.unwrap()[0].used(), spent);
     // An allowed user still reads raw values without any budget.
     let alice = login(&node, "alice").await;
     let raw = found(&alice, data.id()).await.column(0).mean();
@@ -212,7 +218,7 @@ async fn what_cannot_be_bounded_is_refused_with_a_reason_and_costs_nothing() {
     );
     // None of this spent anything.
     let lines = eve.budget_status(None).await.unwrap();
-    assert_eq!(lines[0].spent, Budget::ZERO);
+    assert_eq!(lines[0].used(), Budget::ZERO);
     // Supported ops still work: scalar arithmetic, clamp, rows, sum over an axis, count.
     let ok = d
         .rows(0..500)
@@ -267,6 +273,48 @@ async fn without_a_budget_nothing_is_released_and_only_owners_set_budgets() {
     assert!(bob.set_budget(everyone, cap).await.is_err());
 }
 
+/// Gaussian releases charged to one budget compose by RDP: the node lets eve make exactly as
+/// many as the RDP accountant allows under the cap (more than basic composition would), then
+/// refuses, and her ledger line shows the RDP figure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gaussian_releases_compose_by_rdp() {
+    let node = serve(config(), "mem").await;
+    let bob = login(&node, "bob").await;
+    let data = publish(&bob, true).await;
+    let cap = Budget::new(2.0, 1e-5).unwrap();
+    bob.set_budget(BudgetScope::user("eve"), cap).await.unwrap();
+    // Each release: (0.5, 1e-6). Basic composition allows 4 of them; RDP, computed here with
+    // the accountant alone from the mechanism's noise multiplier, allows more.
+    let z = GaussianMechanism::calibrated(0.5, 1e-6, 1.0, 1)
+        .unwrap()
+        .noise_multiplier();
+    let rdp_epsilon = |k: u64| {
+        let mut accountant = RdpAccountant::new();
+        accountant.compose_gaussian(z, k).unwrap();
+        accountant.epsilon(cap.delta).unwrap().epsilon
+    };
+    let allowed = (1..100)
+        .take_while(|&k| rdp_epsilon(k) <= cap.epsilon)
+        .count();
+    assert!(allowed > 4, "RDP allows {allowed}");
+
+    let eve = login(&node, "eve").await;
+    let mean = found(&eve, data.id()).await.column(0).mean();
+    for k in 1..=allowed {
+        let released = mean.get_dp(DpRelease::gaussian(0.5, 1e-6)).await;
+        assert!(released.is_ok(), "release {k} of {allowed}: {released:?}");
+    }
+    assert!(matches!(
+        mean.get_dp(DpRelease::gaussian(0.5, 1e-6)).await,
+        Err(Error::Privacy(PrivacyError::BudgetExceeded { .. }))
+    ));
+    let line = eve.budget_status(None).await.unwrap().remove(0);
+    let expected = rdp_epsilon(allowed as u64);
+    assert!((line.used().epsilon - expected).abs() < 1e-9, "{line:?}");
+    assert_eq!(line.used().delta, cap.delta);
+    assert!(line.spent.basic().epsilon > 2.0);
+}
+
 /// Many tasks race to spend a budget; the ledger never lets them overspend.
 async fn concurrent_releases_never_overspend(config: NodeConfig) {
     let node = serve(config, "tcp").await;
@@ -306,7 +354,7 @@ async fn concurrent_releases_never_overspend(config: NodeConfig) {
     let lines = bob.budget_status(None).await.unwrap();
     assert_eq!(lines.len(), 2);
     for line in lines {
-        assert_eq!(line.spent.epsilon, 8.0 * cost, "{:?}", line.scope);
+        assert_eq!(line.used().epsilon, 8.0 * cost, "{:?}", line.scope);
     }
 }
 

@@ -7,7 +7,7 @@ mod privacy_support;
 use privacy_support::{config, login, serve};
 use privgrid::node::store::{Charge, PrivacyStore, SCHEMA_VERSION, SqliteStore, Store};
 use privgrid::pointer::{Pointer, Session};
-use privgrid::privacy::{Budget, PrivacyError};
+use privgrid::privacy::{Budget, PrivacyError, ReleaseCost};
 use privgrid::protocol::{BudgetScope, DpRelease, ObjectId, RequestKind, RequestStatus, Role};
 use privgrid::{Error, Tensor};
 use serde_json::{Value, json};
@@ -391,15 +391,37 @@ fn a_charge_is_on_disk_when_charge_budget_returns() {
     store
         .set_budget(&BudgetScope::user("eve"), Budget::pure(1.0).unwrap())
         .unwrap();
+    store
+        .set_budget(&BudgetScope::user("ana"), Budget::new(3.0, 1e-6).unwrap())
+        .unwrap();
     let charged = store
-        .charge_budget("eve", dataset, Budget::pure(0.25).unwrap())
+        .charge_budget("eve", &[dataset], &ReleaseCost::pure(0.25).unwrap())
         .unwrap();
     assert!(matches!(charged, Charge::Charged { .. }));
+    let gaussian = ReleaseCost::gaussian(4.0, 1e-6).unwrap();
+    for _ in 0..5 {
+        let charged = store.charge_budget("ana", &[dataset], &gaussian).unwrap();
+        assert!(matches!(charged, Charge::Charged { .. }));
+    }
+    let before = store.budgets().unwrap();
     // Like a killed process: the store is never closed, and a second connection (another
-    // process after a restart) sees the charge.
+    // process after a restart) sees the charges, RDP totals included.
     std::mem::forget(store);
     let reopened = SqliteStore::open(&db).unwrap();
-    assert_eq!(reopened.budgets().unwrap()[0].spent.epsilon, 0.25);
+    let after = reopened.budgets().unwrap();
+    assert_eq!(after, before);
+    let eve = after
+        .iter()
+        .find(|l| l.scope == BudgetScope::user("eve"))
+        .unwrap();
+    assert_eq!(eve.used().epsilon, 0.25);
+    // Five Gaussian releases of ε 1.14 each fit under ε = 3 only by RDP.
+    let ana = after
+        .iter()
+        .find(|l| l.scope == BudgetScope::user("ana"))
+        .unwrap();
+    assert!(ana.spent.basic().epsilon > 5.0);
+    assert!(ana.used().epsilon < 3.0 && ana.spent.rdp().is_some());
 }
 
 #[test]
@@ -437,5 +459,59 @@ fn version_1_databases_are_migrated_in_place() {
         .query_row("SELECT version FROM privgrid_schema", [], |r| r.get(0))
         .unwrap();
     assert_eq!(version, SCHEMA_VERSION);
-    assert_eq!(SCHEMA_VERSION, 2);
+    assert_eq!(SCHEMA_VERSION, 3);
+}
+
+/// Version 3 adds each budget's RDP total. A version-2 ledger is migrated in place: budgets
+/// with something spent keep basic composition only (what they paid for is unknown), untouched
+/// ones start with the zero curve, and no figure changes.
+#[test]
+fn version_2_ledgers_are_migrated_to_rdp_totals() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("v2.db");
+    let dataset = ObjectId::from_u128(5);
+    let cap = Budget::new(3.0, 1e-6).unwrap();
+    {
+        let store = SqliteStore::open(&db).unwrap();
+        for user in ["eve", "ana"] {
+            store.set_budget(&BudgetScope::user(user), cap).unwrap();
+        }
+        let charged = store
+            .charge_budget("eve", &[dataset], &ReleaseCost::pure(0.5).unwrap())
+            .unwrap();
+        assert!(matches!(charged, Charge::Charged { .. }));
+    }
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch(
+        "ALTER TABLE privacy_budgets DROP COLUMN spent_rdp;
+         UPDATE privgrid_schema SET version = 2;",
+    )
+    .unwrap();
+    drop(conn);
+    let store = SqliteStore::open(&db).unwrap();
+    let lines = store.budgets().unwrap();
+    let line = |user: &str| {
+        lines
+            .iter()
+            .find(|l| l.scope == BudgetScope::user(user))
+            .unwrap()
+    };
+    assert_eq!(line("eve").used(), Budget::pure(0.5).unwrap());
+    assert!(line("eve").spent.rdp().is_none(), "basic composition only");
+    assert_eq!(line("ana").spent, privgrid::privacy::Spend::none());
+    // Ana's Gaussian releases now compose by RDP; eve's by basic composition.
+    let gaussian = ReleaseCost::gaussian(4.0, 1e-7).unwrap();
+    let count = |user: &str| {
+        (0..20)
+            .take_while(|_| {
+                matches!(
+                    store.charge_budget(user, &[dataset], &gaussian).unwrap(),
+                    Charge::Charged { .. }
+                )
+            })
+            .count()
+    };
+    let (eve, ana) = (count("eve"), count("ana"));
+    assert_eq!(eve, (2.5 / gaussian.budget().epsilon) as usize);
+    assert!(ana > eve + 2, "ana {ana}, eve {eve}");
 }

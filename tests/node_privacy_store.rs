@@ -6,7 +6,7 @@ use privgrid::Tensor;
 use privgrid::node::store::{
     Charge, MemoryStore, NewRequest, ObjectMeta, ObjectRecord, SqliteStore, Store, StoreError,
 };
-use privgrid::privacy::Budget;
+use privgrid::privacy::{Budget, ReleaseCost};
 use privgrid::protocol::{
     AccessPolicy, BudgetScope, DataRequestForm, DpRefusal, ObjectId, RequestKind, RequestStatus,
     Role,
@@ -17,11 +17,15 @@ fn pure(e: f64) -> Budget {
     Budget::pure(e).unwrap()
 }
 
+fn laplace(e: f64) -> ReleaseCost {
+    ReleaseCost::pure(e).unwrap()
+}
+
 fn ledger(store: &dyn Store) {
     let d = ObjectId::from_u128(1);
     let other = ObjectId::from_u128(2);
     // Nothing set: refused, with zero remaining.
-    match store.charge_budget("eve", d, pure(0.1)).unwrap() {
+    match store.charge_budget("eve", &[d], &laplace(0.1)).unwrap() {
         Charge::Refused(DpRefusal::BudgetExhausted { remaining, .. }) => {
             assert_eq!(remaining, Budget::ZERO)
         }
@@ -35,17 +39,17 @@ fn ledger(store: &dyn Store) {
         .unwrap();
     // Both budgets apply on d: the dataset's binds; on another dataset only eve's applies.
     assert!(matches!(
-        store.charge_budget("eve", d, pure(0.75)).unwrap(),
+        store.charge_budget("eve", &[d], &laplace(0.75)).unwrap(),
         Charge::Refused(_)
     ));
     assert_eq!(
-        store.charge_budget("eve", d, pure(0.25)).unwrap(),
+        store.charge_budget("eve", &[d], &laplace(0.25)).unwrap(),
         Charge::Charged {
             remaining: pure(0.25)
         }
     );
     assert_eq!(
-        store.charge_budget("eve", other, pure(0.5)).unwrap(),
+        store.charge_budget("eve", &[other], &laplace(0.5)).unwrap(),
         Charge::Charged {
             remaining: pure(0.25)
         }
@@ -59,7 +63,7 @@ fn ledger(store: &dyn Store) {
         lines
             .iter()
             .find(|l| l.scope == scope)
-            .map(|l| (l.spent.epsilon, l.cap.epsilon))
+            .map(|l| (l.used().epsilon, l.cap.epsilon))
     };
     assert_eq!(spent(BudgetScope::user("eve")), Some((0.75, 2.0)));
     assert_eq!(spent(BudgetScope::dataset(d)), Some((0.25, 0.5)));
@@ -77,7 +81,7 @@ fn concurrent_charges(store: Arc<dyn Store>) {
                 (0..20)
                     .filter(|_| {
                         matches!(
-                            store.charge_budget("eve", d, pure(0.125)).unwrap(),
+                            store.charge_budget("eve", &[d], &laplace(0.125)).unwrap(),
                             Charge::Charged { .. }
                         )
                     })
@@ -87,7 +91,7 @@ fn concurrent_charges(store: Arc<dyn Store>) {
         .collect();
     let successes: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
     assert_eq!(successes, 16);
-    assert_eq!(store.budgets().unwrap()[0].spent.epsilon, 2.0);
+    assert_eq!(store.budgets().unwrap()[0].used().epsilon, 2.0);
 }
 
 fn queue(store: &dyn Store) {

@@ -11,8 +11,8 @@ use privgrid::node::{Node, NodeHandle};
 use privgrid::plan::Mlp;
 use privgrid::plan::train::{self, LocalTraining, Loss, Schedule, Sgd};
 use privgrid::pointer::{PlanPointer, Pointer, Session};
-use privgrid::privacy::Budget;
 use privgrid::privacy::dp_sgd::{DpSgd, PrivateTraining};
+use privgrid::privacy::{Budget, RdpAccountant};
 use privgrid::protocol::{BudgetScope, ErrorCode};
 
 const DIGITS_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/digits.csv.gz");
@@ -107,10 +107,24 @@ async fn a_budget_lets_a_user_train_on_data_they_may_not_read() {
     // No budget granted: refused, nothing stored.
     refused_for_budget(&node, &alice, &plan, [&x, &y], &private).await;
 
-    // The owner grants alice room for one run (charged on both datasets).
+    // The ledger composes the runs by RDP: one run charged on both datasets is 2 x 300 steps,
+    // two runs 4 x 300 (recomputed here with the accountant alone, at the cap's δ).
+    let at_cap = |steps: u64| {
+        let mut accountant = RdpAccountant::new();
+        accountant
+            .compose_subsampled_gaussian(private.dp.sample_rate, 1.1, steps)
+            .unwrap();
+        accountant.epsilon(1e-4).unwrap().epsilon
+    };
+    let (one_run, two_runs) = (at_cap(600), at_cap(1200));
+    assert!(
+        one_run < 2.0 * cost.epsilon,
+        "RDP beats adding up the two charges"
+    );
+    // The owner grants alice room for one run, not two.
     bob.set_budget(
         BudgetScope::user("alice"),
-        Budget::new(2.0 * cost.epsilon + 1.0, 1e-4).unwrap(),
+        Budget::new((one_run + two_runs) / 2.0, 1e-4).unwrap(),
     )
     .await
     .unwrap();
@@ -132,17 +146,18 @@ async fn a_budget_lets_a_user_train_on_data_they_may_not_read() {
         cost.epsilon
     );
     let lines = alice.budget_status(None).await.unwrap();
-    let spent = lines[0].spent.epsilon;
+    let spent = lines[0].used().epsilon;
     assert!(
-        (spent - 2.0 * cost.epsilon).abs() < 1e-6,
-        "spent {spent}, cost {cost}"
+        (spent - one_run).abs() < 1e-9 * one_run,
+        "spent {spent}, one run {one_run}"
     );
+    assert!((lines[0].spent.basic().epsilon - 2.0 * cost.epsilon).abs() < 1e-6);
     // The data itself stays closed to her.
     assert!(matches!(x.get().await, Err(Error::PermissionDenied(_))));
 
     // A second run does not fit: refused before training, nothing charged or stored.
     refused_for_budget(&node, &alice, &plan, [&x, &y], &private).await;
-    let after = alice.budget_status(None).await.unwrap()[0].spent.epsilon;
+    let after = alice.budget_status(None).await.unwrap()[0].used().epsilon;
     assert_eq!(after, spent);
 
     // Eve has no budget; a derived tensor is not a dataset of records; a run too large for
@@ -193,7 +208,7 @@ async fn a_budget_lets_a_user_train_on_data_they_may_not_read() {
         }
     }
     assert_eq!(
-        alice.budget_status(None).await.unwrap()[0].spent.epsilon,
+        alice.budget_status(None).await.unwrap()[0].used().epsilon,
         spent
     );
 }

@@ -145,3 +145,121 @@ proptest! {
         }
     }
 }
+
+/// A ledger's RDP total of `k` Gaussian releases converts to the ε the RDP accountant gives
+/// for the same composition (computed by its own code path), at any δ.
+#[test]
+fn spend_rdp_total_matches_the_accountant() {
+    use privgrid::privacy::{RdpAccountant, ReleaseCost, Spend};
+    for (z, k, delta) in [
+        (1.0, 1, 1e-5),
+        (2.5, 7, 1e-6),
+        (4.0, 50, 1e-9),
+        (0.8, 3, 1e-3),
+    ] {
+        let mut spend = Spend::none();
+        for _ in 0..k {
+            spend = spend.plus(&ReleaseCost::gaussian(z, 1e-6).unwrap());
+        }
+        let mut accountant = RdpAccountant::new();
+        accountant.compose_gaussian(z, k).unwrap();
+        let expected = accountant.epsilon(delta).unwrap().epsilon;
+        let got = spend.rdp_epsilon(delta).unwrap();
+        assert!(
+            got >= expected && got - expected < 1e-12 * expected.max(1.0),
+            "z {z}, k {k}: {got} vs {expected}"
+        );
+    }
+    // DP-SGD runs: the curve of 3 runs of 100 steps is the curve of 300 steps.
+    let mut spend = Spend::none();
+    for _ in 0..3 {
+        spend = spend.plus(&ReleaseCost::subsampled_gaussian(0.01, 1.1, 100, 1e-5).unwrap());
+    }
+    let mut accountant = RdpAccountant::new();
+    accountant
+        .compose_subsampled_gaussian(0.01, 1.1, 300)
+        .unwrap();
+    let expected = accountant.epsilon(1e-5).unwrap().epsilon;
+    assert!((spend.rdp_epsilon(1e-5).unwrap() - expected).abs() < 1e-9 * expected);
+}
+
+/// Many small ε-DP releases: the RDP total (through zCDP) beats basic composition and stays
+/// within the published advanced-composition bound (Dwork, Rothblum and Vadhan 2010).
+#[test]
+fn pure_releases_compose_within_advanced_composition() {
+    use privgrid::privacy::{ReleaseCost, Spend, advanced_composition};
+    let (epsilon, k, delta) = (0.05, 100u64, 1e-6);
+    let mut spend = Spend::none();
+    for _ in 0..k {
+        spend = spend.plus(&ReleaseCost::pure(epsilon).unwrap());
+    }
+    let cap = Budget::new(5.0, delta).unwrap();
+    let rdp = spend.rdp_epsilon(delta).unwrap();
+    let advanced = advanced_composition(epsilon, 0.0, k, delta).unwrap();
+    assert!(
+        rdp < advanced.epsilon,
+        "{rdp} vs advanced {}",
+        advanced.epsilon
+    );
+    assert!((spend.basic().epsilon - 5.0).abs() < 1e-9);
+    assert_eq!(spend.guarantee(&cap).epsilon, rdp);
+    // With a pure cap (δ = 0) only basic composition applies.
+    let pure_cap = Budget::pure(5.0).unwrap();
+    assert_eq!(spend.guarantee(&pure_cap), spend.basic());
+}
+
+/// One charge without a curve turns RDP accounting off for good; a filter restored from a
+/// basic total alone has it off too, unless nothing was spent; malformed totals are refused.
+#[test]
+fn rdp_accounting_is_off_after_a_charge_without_a_curve() {
+    use privgrid::privacy::{ReleaseCost, Spend, ledger_orders};
+    let gaussian = ReleaseCost::gaussian(3.0, 1e-6).unwrap();
+    let spend = Spend::none().plus(&gaussian);
+    assert!(spend.rdp().is_some());
+    let mixed = spend.plus(&ReleaseCost::approximate(Budget::pure(0.1).unwrap()));
+    assert!(mixed.rdp().is_none());
+    assert!(mixed.plus(&gaussian).rdp().is_none());
+    assert_eq!(Spend::from_basic(Budget::ZERO), Spend::none());
+    assert!(
+        Spend::from_basic(Budget::pure(0.1).unwrap())
+            .rdp()
+            .is_none()
+    );
+    let orders = ledger_orders().len();
+    assert!(Spend::from_parts(Budget::ZERO, Some(vec![0.0; orders])).is_ok());
+    assert!(Spend::from_parts(Budget::ZERO, Some(vec![0.0; 3])).is_err());
+    assert!(Spend::from_parts(Budget::ZERO, Some(vec![f64::NAN; orders])).is_err());
+    assert!(Spend::from_parts(Budget::ZERO, Some(vec![-1.0; orders])).is_err());
+}
+
+proptest! {
+    /// Charges with and without curves, in any order: an accepted sequence is within the cap
+    /// by the accounting the filter reports, its basic total is the sum of what was charged,
+    /// and a refusal changes nothing.
+    #[test]
+    fn filters_with_rdp_never_overspend(
+        cap_epsilon in 0.5f64..6.0,
+        charges in prop::collection::vec((0.5f64..6.0, any::<bool>()), 1..30),
+    ) {
+        use privgrid::privacy::ReleaseCost;
+        let cap = Budget::new(cap_epsilon, 1e-5).unwrap();
+        let mut filter = PrivacyFilter::new(cap);
+        let mut basic = Budget::ZERO;
+        for (z, with_curve) in charges {
+            let gaussian = ReleaseCost::gaussian(z, 1e-7).unwrap();
+            let cost = if with_curve { gaussian } else { ReleaseCost::approximate(gaussian.budget()) };
+            let before = filter.clone();
+            match filter.try_charge(&cost) {
+                Ok(()) => basic = basic.compose(&cost.budget()),
+                Err(PrivacyError::BudgetExceeded { spent, .. }) => {
+                    prop_assert_eq!(&filter, &before);
+                    prop_assert_eq!(spent, before.spent());
+                }
+                Err(other) => panic!("{other}"),
+            }
+            prop_assert!(filter.spent().fits_within(&cap));
+            prop_assert_eq!(filter.spend().basic(), basic);
+            prop_assert!(filter.spent().epsilon <= basic.epsilon || basic.delta > cap.delta);
+        }
+    }
+}

@@ -202,11 +202,25 @@ pub async fn run(transport: &str) -> privgrid::Result<Outcome> {
         .fit(["#digits", "#train"], ["#digits", "#labels"])
         .await?;
     let private_accuracy = train::accuracy(private.model(), &test_set.features, &test_set.labels)?;
+    // What one hospital's ledger holds for eve: both datasets, every round, composed by RDP.
+    let ledger = privgrid::pointer::Client::connect(nodes[0].url())
+        .await?
+        .login("eve", "eve-secret")
+        .await?
+        .budget_status(None)
+        .await?;
+    let line = ledger
+        .first()
+        .ok_or_else(|| Error::InvalidInput("eve has no budget line".into()))?;
     println!(
         "6. granted a privacy budget, eve trained with DP-SGD on each node: test accuracy {:.1}%, \
-         record-level epsilon {:.1} per dataset charged on each hospital (delta 1e-5 per round)",
+         record-level epsilon {:.1} per dataset (5 rounds, delta 1e-5); a hospital's ledger \
+         holds epsilon {:.1} at delta {:.0e} for her (RDP over both datasets; {:.1} added up)",
         100.0 * private_accuracy,
-        private_report.record_epsilon.unwrap_or(f64::INFINITY)
+        private_report.record_epsilon.unwrap_or(f64::INFINITY),
+        line.used().epsilon,
+        line.used().delta,
+        line.spent.basic().epsilon,
     );
     if private_accuracy < 0.6 {
         return Err(Error::InvalidInput(format!(

@@ -164,8 +164,9 @@ pub struct FitReport {
     pub rounds: Vec<RoundReport>,
     /// With DP-FedAvg: the ε of the trained model at the configured δ.
     pub epsilon: Option<f64>,
-    /// With local DP-SGD: the largest ε any node charged this user for the whole run (per
-    /// dataset, at the configured δ: the rounds add up, as in the nodes' ledgers).
+    /// With local DP-SGD: the record-level ε of the whole run on the node where it is largest
+    /// (per dataset, at the configured δ; the rounds composed by RDP, as the nodes' ledgers
+    /// compose the charges).
     pub record_epsilon: Option<f64>,
 }
 
@@ -247,10 +248,16 @@ impl<'g> FederatedTrainer<'g> {
                 .map(|local| -> Result<f64> {
                     let mut worst = 0.0f64;
                     for client in &clients {
-                        let run = self.config.private(&local, client.samples).cost()?;
-                        worst = worst.max(run.epsilon);
+                        let run = self.config.private(&local, client.samples);
+                        let mut accountant = crate::privacy::RdpAccountant::new();
+                        accountant.compose_subsampled_gaussian(
+                            run.dp.sample_rate,
+                            run.dp.noise_multiplier,
+                            (run.dp.steps as u64).saturating_mul(rounds.len() as u64),
+                        )?;
+                        worst = worst.max(accountant.epsilon(local.delta)?.epsilon);
                     }
-                    Ok(worst * rounds.len() as f64)
+                    Ok(worst)
                 })
                 .transpose()?,
             rounds,

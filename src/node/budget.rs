@@ -8,7 +8,9 @@
 //!    dataset clamped into its bounds; anything that cannot be bounded is refused with the
 //!    reason ([`DpRefusal::Unbounded`]);
 //! 3. the mechanism adds exact noise on a power-of-two grid;
-//! 4. the cost is checked and charged to every budget that applies, in one atomic store step
+//! 4. the cost, with its RDP curve (so that releases under one budget compose by RDP as well as
+//!    by adding up (ε, δ); see [`Spend`](crate::privacy::Spend)), is checked and charged to
+//!    every budget that applies, in one atomic store step
 //!    (committed to disk with SQLite) — only then does the noisy value leave, with its cost
 //!    and what remains. A refused charge gives [`DpRefusal::BudgetExhausted`] with the
 //!    figures, and the noisy value is dropped.
@@ -20,7 +22,7 @@ use super::dp_replay::{Replayed, clamped_dataset, replay};
 use super::handler::{Failure, NodeState, store_failure};
 use crate::node::auth::Session;
 use crate::node::store::{Charge, validate_user_name};
-use crate::privacy::{Budget, Mechanism, PrivacyError, os_rng};
+use crate::privacy::{Budget, Mechanism, PrivacyError, ReleaseCost, os_rng};
 use crate::protocol::*;
 
 fn fail(code: ErrorCode, message: impl Into<String>) -> Failure {
@@ -126,15 +128,17 @@ impl NodeState {
         };
         let bad = |e: PrivacyError| fail(ErrorCode::BadRequest, e.to_string());
         let bounds = &replayed.bounds;
-        let (mechanism, cost, sensitivity): (Box<dyn Mechanism>, Budget, f64) = match release {
+        // Each cost carries its RDP curve, so that releases charged to one budget compose by
+        // RDP as well as by adding up (ε, δ).
+        let (mechanism, cost, sensitivity): (Box<dyn Mechanism>, ReleaseCost, f64) = match release {
             DpRelease::Laplace { epsilon } => {
                 let m = bounds.laplace(epsilon).map_err(bad)?;
-                let cost = m.cost();
+                let cost = ReleaseCost::pure(m.cost().epsilon).map_err(bad)?;
                 (Box::new(m), cost, bounds.l1())
             }
             DpRelease::Gaussian { epsilon, delta } => {
                 let m = bounds.gaussian(epsilon, delta).map_err(bad)?;
-                let cost = m.cost(delta).map_err(bad)?;
+                let cost = ReleaseCost::gaussian(m.noise_multiplier(), delta).map_err(bad)?;
                 (Box::new(m), cost, bounds.l2())
             }
         };
@@ -143,8 +147,9 @@ impl NodeState {
         // The charge is committed before the value leaves; a refusal drops the noisy value.
         let charge = self
             .store
-            .charge_budget(&session.user, dataset, cost)
+            .charge_budget(&session.user, &[dataset], &cost)
             .map_err(store_failure)?;
+        let cost = cost.budget();
         match charge {
             Charge::Refused(refused) => Ok(Response::DpRefused(refused)),
             Charge::Charged { remaining } => {

@@ -13,8 +13,10 @@
 //!   `{"shape","values","cost":{"epsilon","delta"},"remaining":{..},"sensitivity","grid"}`;
 //!   an exhausted budget is 403 `{"error":"BudgetExhausted","message","scope","spent",
 //!   "requested","remaining"}`; a sensitivity the node cannot bound is 400 with the reason.
-//! - `GET /v1/budgets[?user=NAME]` → `[{"user","dataset","cap","spent","remaining"}]`
-//!   (owners: all; scientists: their own); `POST /v1/budgets`
+//! - `GET /v1/budgets[?user=NAME]` →
+//!   `[{"user","dataset","cap","spent","spent_basic","rdp_accounting","remaining"}]`, where
+//!   `spent` is the tighter of the basic and the RDP total (see `privacy::Spend`) (owners: all;
+//!   scientists: their own); `POST /v1/budgets`
 //!   `{"user"?,"dataset"?,"epsilon","delta"}` sets a cap (owners only) → `{"status":"ok"}`.
 //! - `POST /v1/requests` `{"object","reason","kind":"raw"|"budget","epsilon","delta"}` →
 //!   `[{"id","user","object","dataset","reason","kind","budget","status","decided_by","note"}]`

@@ -40,7 +40,9 @@ fn line_json(line: &BudgetLine) -> Value {
         "user": line.scope.user,
         "dataset": line.scope.dataset.map(|d| d.to_string()),
         "cap": budget_json(&line.cap),
-        "spent": budget_json(&line.spent),
+        "spent": budget_json(&line.used()),
+        "spent_basic": budget_json(&line.spent.basic()),
+        "rdp_accounting": line.spent.rdp().is_some(),
         "remaining": budget_json(&line.remaining()),
     })
 }

@@ -2,8 +2,10 @@
 //! not read.
 //!
 //! Before any step runs, the node checks the request (published datasets, one record per row,
-//! shapes, the work of the whole run) and charges the run's (ε, δ), computed by the node from
-//! the DP-SGD settings, to the caller's budget on each dataset; only then does it train, with
+//! shapes, the work of the whole run) and charges the run's cost, computed by the node from
+//! the DP-SGD settings (its (ε, δ) and its RDP curve, so runs under one budget compose by
+//! RDP), to the caller's budget on each dataset, all datasets in one atomic step (a refusal on
+//! any charges none); only then does it train, with
 //! noise and sampling from the OS CSPRNG. The trained parameters are a differentially private
 //! release, readable by the caller (and owners) whatever the datasets' raw-read policy. With
 //! no budget granted, nothing is trained.
@@ -41,7 +43,7 @@ impl NodeState {
         let model = &stored.plan;
         self.check_training_ids(plan, model.parameters().len(), parameters, loss)?;
         let cost = training
-            .cost()
+            .release_cost()
             .map_err(|e| fail(ErrorCode::BadRequest, e.to_string()))?;
         let [x, y] = data.map(|id| self.entry(&id));
         let (x, y) = (x?, y?);
@@ -69,19 +71,26 @@ impl NodeState {
             }
         };
         self.check_private_work(model, training, &x.tensor, &y.tensor, rows)?;
-        let datasets: BTreeSet<ObjectId> = x.roots.iter().chain(&y.roots).copied().collect();
-        for dataset in datasets {
-            match self
-                .store
-                .charge_budget(&session.user, dataset, cost)
-                .map_err(store_failure)?
-            {
-                Charge::Charged { remaining } => {
-                    tracing::info!(user = %session.user, %dataset, %cost, %remaining, "private training charged");
-                }
-                Charge::Refused(refusal) => {
-                    return Err(fail(ErrorCode::BudgetExhausted, refusal.to_string()));
-                }
+        // One atomic charge for all the datasets the run reads: a refusal on any charges none.
+        let datasets: Vec<ObjectId> = x
+            .roots
+            .iter()
+            .chain(&y.roots)
+            .copied()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        match self
+            .store
+            .charge_budget(&session.user, &datasets, &cost)
+            .map_err(store_failure)?
+        {
+            Charge::Charged { remaining } => {
+                let cost = cost.budget();
+                tracing::info!(user = %session.user, ?datasets, %cost, %remaining, "private training charged");
+            }
+            Charge::Refused(refusal) => {
+                return Err(fail(ErrorCode::BudgetExhausted, refusal.to_string()));
             }
         }
         let fitted = fit_private(

@@ -1,10 +1,12 @@
 //! Privacy budgets and the [`PrivacyFilter`] that refuses any spend past its cap.
 //!
-//! Spends compose by basic composition: ε and δ add up. Sums are rounded *upwards* (an exact
+//! Spends compose by basic composition, where ε and δ add up, and by RDP where every charge
+//! has a curve (see [`Spend`]). Sums are rounded *upwards* (an exact
 //! two-sum error term decides whether the float sum fell below the real sum), so the recorded
 //! spend is never less than the true total and a filter can never overspend through rounding.
 
 use super::error::PrivacyError;
+use super::spend::{ReleaseCost, Spend};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -100,23 +102,33 @@ fn sub_round_down(a: f64, b: f64) -> f64 {
 /// A privacy filter: an (ε, δ) cap and what has been spent against it.
 ///
 /// Every spend is checked before it is recorded; a spend that would take either coordinate
-/// past the cap is refused with [`PrivacyError::BudgetExceeded`] and changes nothing. The
-/// filter is a plain value (serde-serializable) so that a node can persist it in its ledger.
+/// past the cap is refused with [`PrivacyError::BudgetExceeded`] and changes nothing. Spends
+/// are accounted by basic composition and, while every charge comes with an RDP curve
+/// ([`ReleaseCost`]), by RDP as well; a charge fits if either total stays within the cap (see
+/// [`Spend`]). The filter is a plain value (serde-serializable) so that a node can persist it.
 ///
 /// ```
-/// use privgrid::privacy::{Budget, PrivacyFilter, PrivacyError};
+/// use privgrid::privacy::{Budget, PrivacyFilter, PrivacyError, ReleaseCost};
 ///
 /// let mut filter = PrivacyFilter::new(Budget::new(1.0, 1e-5)?);
 /// filter.try_spend(Budget::pure(0.6)?)?;
 /// let refused = filter.try_spend(Budget::pure(0.6)?);
 /// assert!(matches!(refused, Err(PrivacyError::BudgetExceeded { .. })));
 /// assert_eq!(filter.spent().epsilon, 0.6);
+///
+/// // Gaussian releases compose far better by RDP than by adding up their (ε, δ).
+/// let mut filter = PrivacyFilter::new(Budget::new(3.0, 1e-6)?);
+/// let one = ReleaseCost::gaussian(4.0, 1e-6)?;          // (1.14, 1e-6) alone
+/// for _ in 0..5 {
+///     filter.try_charge(&one)?;
+/// }
+/// assert!(filter.spent().epsilon < 3.0);
 /// # Ok::<(), PrivacyError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PrivacyFilter {
     cap: Budget,
-    spent: Budget,
+    spend: Spend,
 }
 
 impl PrivacyFilter {
@@ -124,15 +136,21 @@ impl PrivacyFilter {
     pub fn new(cap: Budget) -> Self {
         Self {
             cap,
-            spent: Budget::ZERO,
+            spend: Spend::none(),
         }
     }
 
-    /// A filter restored from a ledger: `spent` so far against `cap`.
+    /// A filter restored from a basic total: `spent` so far against `cap` (RDP accounting is
+    /// off unless nothing was spent).
     ///
     /// A spend above the cap is accepted as recorded (the filter then refuses everything).
     pub fn with_spent(cap: Budget, spent: Budget) -> Self {
-        Self { cap, spent }
+        Self::with_spend(cap, Spend::from_basic(spent))
+    }
+
+    /// A filter restored from a ledger: `spend` so far against `cap`.
+    pub fn with_spend(cap: Budget, spend: Spend) -> Self {
+        Self { cap, spend }
     }
 
     /// The cap.
@@ -140,37 +158,57 @@ impl PrivacyFilter {
         self.cap
     }
 
-    /// What has been spent so far (rounded upwards).
+    /// The tightest known guarantee for what has been spent so far (rounded upwards): see
+    /// [`Spend::guarantee`].
     pub fn spent(&self) -> Budget {
-        self.spent
+        self.spend.guarantee(&self.cap)
     }
 
-    /// What may still be spent (rounded downwards, never negative).
+    /// Both totals of what has been spent.
+    pub fn spend(&self) -> &Spend {
+        &self.spend
+    }
+
+    /// What may still be spent (rounded downwards, never negative), against [`spent`](Self::spent).
     pub fn remaining(&self) -> Budget {
+        let spent = self.spent();
         Budget {
-            epsilon: sub_round_down(self.cap.epsilon, self.spent.epsilon),
-            delta: sub_round_down(self.cap.delta, self.spent.delta),
+            epsilon: sub_round_down(self.cap.epsilon, spent.epsilon),
+            delta: sub_round_down(self.cap.delta, spent.delta),
         }
     }
 
     /// Whether `cost` could be spent now, without spending it.
     pub fn check(&self, cost: Budget) -> Result<(), PrivacyError> {
-        let cost = Budget::new(cost.epsilon, cost.delta)?;
-        if self.spent.compose(&cost).fits_within(&self.cap) {
+        self.check_charge(&ReleaseCost::approximate(cost))
+    }
+
+    /// Whether `cost` could be charged now, without charging it.
+    pub fn check_charge(&self, cost: &ReleaseCost) -> Result<(), PrivacyError> {
+        let budget = cost.budget();
+        Budget::new(budget.epsilon, budget.delta)?;
+        if self.spend.plus(cost).fits_within(&self.cap) {
             Ok(())
         } else {
             Err(PrivacyError::BudgetExceeded {
-                spent: self.spent,
-                requested: cost,
+                spent: self.spent(),
+                requested: budget,
                 remaining: self.remaining(),
             })
         }
     }
 
-    /// Spends `cost` if it fits under the cap; otherwise refuses and changes nothing.
+    /// Spends `cost`, known only as (ε, δ), if it fits under the cap; otherwise refuses and
+    /// changes nothing. (This turns the filter's RDP accounting off.)
     pub fn try_spend(&mut self, cost: Budget) -> Result<(), PrivacyError> {
-        self.check(cost)?;
-        self.spent = self.spent.compose(&cost);
+        self.try_charge(&ReleaseCost::approximate(cost))
+    }
+
+    /// Charges `cost` if it fits under the cap by either accounting; otherwise refuses and
+    /// changes nothing.
+    pub fn try_charge(&mut self, cost: &ReleaseCost) -> Result<(), PrivacyError> {
+        self.check_charge(cost)?;
+        self.spend = self.spend.plus(cost);
         Ok(())
     }
 
@@ -190,11 +228,19 @@ impl PrivacyFilter {
         filters: &mut [&mut PrivacyFilter],
         cost: Budget,
     ) -> Result<(), PrivacyError> {
+        Self::try_charge_all(filters, &ReleaseCost::approximate(cost))
+    }
+
+    /// [`try_spend_all`](Self::try_spend_all) for a cost with its RDP curve.
+    pub fn try_charge_all(
+        filters: &mut [&mut PrivacyFilter],
+        cost: &ReleaseCost,
+    ) -> Result<(), PrivacyError> {
         for f in filters.iter() {
-            f.check(cost)?;
+            f.check_charge(cost)?;
         }
         for f in filters.iter_mut() {
-            f.spent = f.spent.compose(&cost);
+            f.spend = f.spend.plus(cost);
         }
         Ok(())
     }

@@ -108,6 +108,18 @@ impl PrivateTraining {
     pub fn cost(&self) -> Result<super::Budget, PrivacyError> {
         super::Budget::new(self.dp.epsilon(self.delta)?, self.delta)
     }
+
+    /// The cost of this run as a ledger charges it: its (ε, δ) and its RDP curve, so that
+    /// runs charged to one budget compose by RDP.
+    pub fn release_cost(&self) -> Result<super::ReleaseCost, PrivacyError> {
+        self.dp.check()?;
+        super::ReleaseCost::subsampled_gaussian(
+            self.dp.sample_rate,
+            self.dp.noise_multiplier,
+            self.dp.steps as u64,
+            self.delta,
+        )
+    }
 }
 
 /// A plan or shape failure, as this module's error.

@@ -16,6 +16,8 @@
 //! - `pld`: the [`PldAccountant`], privacy loss distributions with pessimistic
 //!   discretisation, composed by FFT;
 //! - `budget`: [`Budget`] and the [`PrivacyFilter`] that refuses spends past its cap;
+//! - `spend`: what releases cost ([`ReleaseCost`]) and what a budget has spent ([`Spend`]), by
+//!   basic composition and by RDP at once;
 //! - `sensitivity`: [`Bounded`], which propagates value bounds and sensitivities through the
 //!   ops that derive an object from a published dataset;
 //! - [`dp_sgd`]: DP-SGD training (per-record clipping, Poisson sampling, exact Gaussian noise)
@@ -46,6 +48,7 @@ mod rdp;
 mod report;
 mod sampling;
 mod sensitivity;
+mod spend;
 
 pub use budget::{Budget, PrivacyFilter};
 pub use calibration::{
@@ -68,3 +71,4 @@ pub use report::{
 };
 pub use sampling::{BernoulliExp, DiscreteGaussian, DiscreteLaplace};
 pub use sensitivity::{Bounded, RowAlignment};
+pub use spend::{ReleaseCost, Spend, ledger_orders};

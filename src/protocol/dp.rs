@@ -7,7 +7,7 @@
 //! [`DataRequest`]s that owners approve or deny.
 
 use super::{ErrorCode, ObjectId};
-use crate::privacy::{Budget, PrivacyError};
+use crate::privacy::{Budget, PrivacyError, Spend};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -227,14 +227,19 @@ pub struct BudgetLine {
     pub scope: BudgetScope,
     /// The cap.
     pub cap: Budget,
-    /// What has been spent (rounded upwards).
-    pub spent: Budget,
+    /// What has been spent, by basic composition and by RDP (see [`Spend`]).
+    pub spent: Spend,
 }
 
 impl BudgetLine {
+    /// The tightest known (ε, δ) guarantee for what has been spent (rounded upwards).
+    pub fn used(&self) -> Budget {
+        self.spent.guarantee(&self.cap)
+    }
+
     /// What remains (rounded downwards).
     pub fn remaining(&self) -> Budget {
-        crate::privacy::PrivacyFilter::with_spent(self.cap, self.spent).remaining()
+        crate::privacy::PrivacyFilter::with_spend(self.cap, self.spent.clone()).remaining()
     }
 }
 
@@ -374,11 +379,19 @@ mod tests {
                 op: "exp".into(),
                 reason: "why".into(),
             }),
-            Response::Budgets(vec![BudgetLine {
-                scope: BudgetScope::dataset(d),
-                cap: b,
-                spent: Budget::ZERO,
-            }]),
+            Response::Budgets(vec![
+                BudgetLine {
+                    scope: BudgetScope::dataset(d),
+                    cap: b,
+                    spent: Spend::none(),
+                },
+                BudgetLine {
+                    scope: BudgetScope::user("eve"),
+                    cap: b,
+                    spent: Spend::none()
+                        .plus(&crate::privacy::ReleaseCost::gaussian(2.0, 1e-6).unwrap()),
+                },
+            ]),
         ];
         for body in responses {
             let envelope = ResponseEnvelope { id: 2, body };

@@ -13,7 +13,7 @@
 //!   user's cap on that dataset.
 
 use super::StoreError;
-use crate::privacy::{Budget, PrivacyFilter};
+use crate::privacy::{Budget, PrivacyFilter, ReleaseCost, Spend};
 use crate::protocol::{
     AccessPolicy, BudgetLine, BudgetScope, DataRequest, DataRequestForm, DpRefusal, ObjectId,
     RequestKind, RequestStatus,
@@ -61,15 +61,15 @@ pub struct Decision {
 ///
 /// ```
 /// use privgrid::node::store::{Charge, MemoryStore, PrivacyStore};
-/// use privgrid::privacy::Budget;
+/// use privgrid::privacy::{Budget, ReleaseCost};
 /// use privgrid::protocol::{BudgetScope, ObjectId};
 ///
 /// let store = MemoryStore::new();
 /// let data = ObjectId::from_u128(1);
 /// store.set_budget(&BudgetScope::user_on("eve", data), Budget::pure(1.0)?)?;
-/// let first = store.charge_budget("eve", data, Budget::pure(0.6)?)?;
+/// let first = store.charge_budget("eve", &[data], &ReleaseCost::pure(0.6)?)?;
 /// assert!(matches!(first, Charge::Charged { .. }));
-/// let second = store.charge_budget("eve", data, Budget::pure(0.6)?)?;
+/// let second = store.charge_budget("eve", &[data], &ReleaseCost::pure(0.6)?)?;
 /// assert!(matches!(second, Charge::Refused(_)));
 /// # Ok::<(), privgrid::Error>(())
 /// ```
@@ -80,13 +80,14 @@ pub trait PrivacyStore {
     /// Every budget, ordered by scope.
     fn budgets(&self) -> Result<Vec<BudgetLine>, StoreError>;
 
-    /// Checks and charges `cost` to every budget applying to `user` on `dataset`, all or
-    /// nothing, in one atomic (and, for SQLite, durable) step.
+    /// Checks and charges `cost` to every budget applying to `user` on each of `datasets`
+    /// (a budget applying to several of them pays once for each), all or nothing, in one
+    /// atomic (and, for SQLite, durable) step.
     fn charge_budget(
         &self,
         user: &str,
-        dataset: ObjectId,
-        cost: Budget,
+        datasets: &[ObjectId],
+        cost: &ReleaseCost,
     ) -> Result<Charge, StoreError>;
 
     /// Files a request (status pending) and returns it with its number.
@@ -107,48 +108,65 @@ pub trait PrivacyStore {
     ) -> Result<Option<Decision>, StoreError>;
 }
 
-/// What charging `cost` to `user` on `dataset` would do: the new spend of every applicable
-/// line (by index into `lines`) and the least remaining, or the refusal.
+/// What charging `cost` to `user` on each of `datasets` would do: the new spend of every
+/// applicable line (by index into `lines`) and the least remaining, or the first refusal.
 pub fn plan_charge(
     lines: &[BudgetLine],
     user: &str,
-    dataset: ObjectId,
-    cost: Budget,
-) -> Result<(Vec<(usize, Budget)>, Budget), DpRefusal> {
-    let mut updates = Vec::new();
+    datasets: &[ObjectId],
+    cost: &ReleaseCost,
+) -> Result<(Vec<(usize, Spend)>, Budget), DpRefusal> {
+    let mut spends: Vec<Option<PrivacyFilter>> = vec![None; lines.len()];
     let mut remaining: Option<Budget> = None;
-    for (index, line) in lines.iter().enumerate() {
-        if !line.scope.applies_to(user, dataset) {
-            continue;
-        }
-        let mut filter = PrivacyFilter::with_spent(line.cap, line.spent);
-        if filter.try_spend(cost).is_err() {
-            return Err(DpRefusal::BudgetExhausted {
-                scope: line.scope.to_string(),
-                spent: line.spent,
-                requested: cost,
-                remaining: filter.remaining(),
+    for &dataset in datasets {
+        let mut applied = false;
+        for (line, slot) in lines.iter().zip(spends.iter_mut()) {
+            if !line.scope.applies_to(user, dataset) {
+                continue;
+            }
+            applied = true;
+            let filter =
+                slot.get_or_insert_with(|| PrivacyFilter::with_spend(line.cap, line.spent.clone()));
+            if filter.try_charge(cost).is_err() {
+                return Err(DpRefusal::BudgetExhausted {
+                    scope: line.scope.to_string(),
+                    spent: filter.spent(),
+                    requested: cost.budget(),
+                    remaining: filter.remaining(),
+                });
+            }
+            let left = filter.remaining();
+            remaining = Some(match remaining {
+                None => left,
+                Some(r) => Budget {
+                    epsilon: r.epsilon.min(left.epsilon),
+                    delta: r.delta.min(left.delta),
+                },
             });
         }
-        let left = filter.remaining();
-        remaining = Some(match remaining {
-            None => left,
-            Some(r) => Budget {
-                epsilon: r.epsilon.min(left.epsilon),
-                delta: r.delta.min(left.delta),
-            },
-        });
-        updates.push((index, filter.spent()));
+        if !applied {
+            return Err(DpRefusal::BudgetExhausted {
+                scope: format!(
+                    "{} (no budget has been set)",
+                    BudgetScope::user_on(user, dataset)
+                ),
+                spent: Budget::ZERO,
+                requested: cost.budget(),
+                remaining: Budget::ZERO,
+            });
+        }
     }
+    let updates = spends
+        .into_iter()
+        .enumerate()
+        .filter_map(|(index, f)| f.map(|f| (index, f.spend().clone())))
+        .collect();
     match remaining {
         Some(remaining) => Ok((updates, remaining)),
         None => Err(DpRefusal::BudgetExhausted {
-            scope: format!(
-                "{} (no budget has been set)",
-                BudgetScope::user_on(user, dataset)
-            ),
+            scope: format!("{user} (no dataset to charge)"),
             spent: Budget::ZERO,
-            requested: cost,
+            requested: cost.budget(),
             remaining: Budget::ZERO,
         }),
     }
@@ -237,7 +255,7 @@ mod tests {
         BudgetLine {
             scope,
             cap: Budget::pure(cap).unwrap(),
-            spent: Budget::pure(spent).unwrap(),
+            spent: Spend::from_basic(Budget::pure(spent).unwrap()),
         }
     }
 
@@ -249,15 +267,15 @@ mod tests {
             line(BudgetScope::dataset(d), 2.0, 1.5),
             line(BudgetScope::user("ana"), 0.1, 0.0),
         ];
-        let cost = Budget::pure(0.4).unwrap();
-        let (updates, remaining) = plan_charge(&lines, "eve", d, cost).unwrap();
+        let cost = ReleaseCost::pure(0.4).unwrap();
+        let (updates, remaining) = plan_charge(&lines, "eve", &[d], &cost).unwrap();
         assert_eq!(updates.len(), 2);
         assert!((remaining.epsilon - 0.1).abs() < 1e-12);
-        let refused = plan_charge(&lines, "eve", d, Budget::pure(0.6).unwrap());
+        let refused = plan_charge(&lines, "eve", &[d], &ReleaseCost::pure(0.6).unwrap());
         assert!(
             matches!(refused, Err(DpRefusal::BudgetExhausted { ref scope, .. }) if scope.contains("dataset"))
         );
-        let none = plan_charge(&lines, "bob", ObjectId::from_u128(9), cost);
+        let none = plan_charge(&lines, "bob", &[ObjectId::from_u128(9)], &cost);
         assert!(
             matches!(none, Err(DpRefusal::BudgetExhausted { remaining, .. }) if remaining == Budget::ZERO)
         );
@@ -285,28 +303,57 @@ mod tests {
                 .map(|(scope, &(e, d))| BudgetLine {
                     scope: scope.clone(),
                     cap: Budget::new(e, d).unwrap(),
-                    spent: Budget::ZERO,
+                    spent: Spend::none(),
                 })
                 .collect();
-            let mut accepted = vec![Budget::ZERO; lines.len()];
+            let mut accepted = vec![Spend::none(); lines.len()];
             for (u, s, e, d) in charges {
-                let cost = Budget::new(e, d).unwrap();
+                // Charges with a curve (Gaussian, from e as the noise multiplier) and without.
+                let cost = if d > 2e-5 {
+                    ReleaseCost::gaussian(1.0 + 4.0 * e, d).unwrap()
+                } else {
+                    ReleaseCost::approximate(Budget::new(e, d).unwrap())
+                };
                 let before = lines.clone();
-                match plan_charge(&lines, users[u], sets[s], cost) {
+                match plan_charge(&lines, users[u], &[sets[s]], &cost) {
                     Ok((updates, _)) => {
                         for (index, spent) in updates {
                             lines[index].spent = spent;
-                            accepted[index] = accepted[index].compose(&cost);
+                            accepted[index] = accepted[index].plus(&cost);
                         }
                     }
                     Err(_) => proptest::prop_assert_eq!(&lines, &before),
                 }
                 for (line, total) in lines.iter().zip(&accepted) {
                     proptest::prop_assert!(line.spent.fits_within(&line.cap));
-                    proptest::prop_assert_eq!(line.spent, *total);
+                    proptest::prop_assert!(line.used().fits_within(&line.cap));
+                    proptest::prop_assert_eq!(&line.spent, total);
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_charge_to_several_datasets_is_all_or_nothing() {
+        let (d1, d2) = (ObjectId::from_u128(1), ObjectId::from_u128(2));
+        let lines = vec![
+            line(BudgetScope::user("eve"), 5.0, 0.0),
+            line(BudgetScope::dataset(d1), 2.0, 0.0),
+            line(BudgetScope::dataset(d2), 0.3, 0.0),
+        ];
+        let cost = ReleaseCost::pure(0.4).unwrap();
+        let refused = plan_charge(&lines, "eve", &[d1, d2], &cost);
+        assert!(
+            matches!(refused, Err(DpRefusal::BudgetExhausted { ref scope, .. }) if scope.contains(&d2.to_string()))
+        );
+        let small = ReleaseCost::pure(0.25).unwrap();
+        let (updates, _) = plan_charge(&lines, "eve", &[d1, d2], &small).unwrap();
+        // The user-wide budget pays once per dataset; each dataset's budget once.
+        let spent: Vec<(usize, f64)> = updates
+            .iter()
+            .map(|(i, s)| (*i, s.basic().epsilon))
+            .collect();
+        assert_eq!(spent, vec![(0, 0.5), (1, 0.25), (2, 0.25)]);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use super::ledger::{
     decided, plan_charge, policy_allowing, raised_cap,
 };
 use super::{MemoryStore, Store, StoreError};
-use crate::privacy::Budget;
+use crate::privacy::{Budget, ReleaseCost, Spend};
 use crate::protocol::{BudgetLine, BudgetScope, DataRequest, ObjectId, RequestKind, RequestStatus};
 use std::sync::{MutexGuard, PoisonError};
 
@@ -28,7 +28,7 @@ impl PrivacyTables {
                 self.budgets.push(BudgetLine {
                     scope: scope.clone(),
                     cap,
-                    spent: Budget::ZERO,
+                    spent: Spend::none(),
                 });
                 self.budgets.sort_by(|a, b| a.scope.cmp(&b.scope));
             }
@@ -57,11 +57,11 @@ impl PrivacyStore for MemoryStore {
     fn charge_budget(
         &self,
         user: &str,
-        dataset: ObjectId,
-        cost: Budget,
+        datasets: &[ObjectId],
+        cost: &ReleaseCost,
     ) -> Result<Charge, StoreError> {
         let mut tables = self.privacy();
-        match plan_charge(&tables.budgets, user, dataset, cost) {
+        match plan_charge(&tables.budgets, user, datasets, cost) {
             Err(refusal) => Ok(Charge::Refused(refusal)),
             Ok((updates, remaining)) => {
                 for (index, spent) in updates {

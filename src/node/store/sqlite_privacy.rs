@@ -1,5 +1,5 @@
 //! The privacy ledger and data-request queue of the [`SqliteStore`] (schema version 2
-//! tables `privacy_budgets` and `data_requests`).
+//! tables `privacy_budgets` and `data_requests`; version 3 adds each budget's RDP total).
 //!
 //! A charge is read, checked and written in one `IMMEDIATE` transaction that is committed
 //! before `charge_budget` returns, so a node killed at any moment after a release left has
@@ -10,7 +10,7 @@ use super::ledger::{
     decided, plan_charge, policy_allowing, raised_cap,
 };
 use super::{SqliteStore, StoreError};
-use crate::privacy::Budget;
+use crate::privacy::{Budget, ReleaseCost, Spend};
 use crate::protocol::{
     AccessPolicy, BudgetLine, BudgetScope, DataRequest, ObjectId, RequestKind, RequestStatus,
 };
@@ -61,9 +61,33 @@ fn budget(epsilon: f64, delta: f64, what: &str) -> Result<Budget, StoreError> {
     Budget::new(epsilon, delta).map_err(|e| StoreError::corrupt(what, e))
 }
 
+/// The RDP total as stored: `NULL` when RDP accounting is off, else little-endian f64s (none
+/// for the zero curve).
+fn rdp_bytes(spend: &Spend) -> Option<Vec<u8>> {
+    spend
+        .rdp()
+        .map(|curve| curve.iter().flat_map(|v| v.to_le_bytes()).collect())
+}
+
+fn read_rdp(bytes: Option<Vec<u8>>, what: &str) -> Result<Option<Vec<f64>>, StoreError> {
+    let Some(bytes) = bytes else {
+        return Ok(None);
+    };
+    if bytes.len() % 8 != 0 {
+        return Err(StoreError::corrupt(what, "RDP total is not whole f64s"));
+    }
+    Ok(Some(
+        bytes
+            .chunks_exact(8)
+            .map(|w| f64::from_le_bytes(w.try_into().unwrap_or_default()))
+            .collect(),
+    ))
+}
+
 fn read_line(row: &Row<'_>) -> rusqlite::Result<Result<BudgetLine, StoreError>> {
     let (user, dataset): (String, String) = (row.get(0)?, row.get(1)?);
     let numbers: [f64; 4] = [row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?];
+    let rdp: Option<Vec<u8>> = row.get(6)?;
     Ok((|| {
         let what = format!("budget ({user:?}, {dataset:?})");
         Ok(BudgetLine {
@@ -76,14 +100,18 @@ fn read_line(row: &Row<'_>) -> rusqlite::Result<Result<BudgetLine, StoreError>> 
                 },
             },
             cap: budget(numbers[0], numbers[1], &what)?,
-            spent: budget(numbers[2], numbers[3], &what)?,
+            spent: Spend::from_parts(
+                budget(numbers[2], numbers[3], &what)?,
+                read_rdp(rdp, &what)?,
+            )
+            .map_err(|e| StoreError::corrupt(&what, e))?,
         })
     })())
 }
 
 fn all_lines(conn: &Connection) -> Result<Vec<BudgetLine>, StoreError> {
     let mut select = conn.prepare_cached(
-        "SELECT user, dataset, cap_epsilon, cap_delta, spent_epsilon, spent_delta
+        "SELECT user, dataset, cap_epsilon, cap_delta, spent_epsilon, spent_delta, spent_rdp
          FROM privacy_budgets ORDER BY user, dataset",
     )?;
     let rows = select.query_map([], read_line)?;
@@ -100,22 +128,32 @@ fn write_line(conn: &Connection, line: &BudgetLine) -> Result<(), StoreError> {
     let (user, dataset) = scope_keys(&line.scope);
     conn.prepare_cached(
         "INSERT INTO privacy_budgets
-             (user, dataset, cap_epsilon, cap_delta, spent_epsilon, spent_delta)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             (user, dataset, cap_epsilon, cap_delta, spent_epsilon, spent_delta, spent_rdp)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
          ON CONFLICT (user, dataset) DO UPDATE SET
              cap_epsilon = excluded.cap_epsilon, cap_delta = excluded.cap_delta,
-             spent_epsilon = excluded.spent_epsilon, spent_delta = excluded.spent_delta",
+             spent_epsilon = excluded.spent_epsilon, spent_delta = excluded.spent_delta,
+             spent_rdp = excluded.spent_rdp",
     )?
     .execute(params![
         user,
         dataset,
         line.cap.epsilon,
         line.cap.delta,
-        line.spent.epsilon,
-        line.spent.delta
+        line.spent.basic().epsilon,
+        line.spent.basic().delta,
+        rdp_bytes(&line.spent)
     ])?;
     Ok(())
 }
+
+/// Schema version 3: the RDP total of every budget (`NULL`: RDP accounting off). Budgets
+/// carried over with something spent keep basic composition only, since what they were
+/// charged for is not known; untouched ones start with the zero curve.
+pub(super) const SCHEMA_V3_CHANGES: &str = "
+ALTER TABLE privacy_budgets ADD COLUMN spent_rdp BLOB;
+UPDATE privacy_budgets SET spent_rdp = X'' WHERE spent_epsilon = 0 AND spent_delta = 0;
+";
 
 const REQUEST_COLUMNS: &str =
     "id, user, object, dataset, reason, kind, epsilon, delta, status, decided_by, note";
@@ -218,7 +256,7 @@ impl PrivacyStore for SqliteStore {
         let spent = all_lines(&tx)?
             .into_iter()
             .find(|l| &l.scope == scope)
-            .map_or(Budget::ZERO, |l| l.spent);
+            .map_or_else(Spend::none, |l| l.spent);
         write_line(
             &tx,
             &BudgetLine {
@@ -238,13 +276,13 @@ impl PrivacyStore for SqliteStore {
     fn charge_budget(
         &self,
         user: &str,
-        dataset: ObjectId,
-        cost: Budget,
+        datasets: &[ObjectId],
+        cost: &ReleaseCost,
     ) -> Result<Charge, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut lines = all_lines(&tx)?;
-        match plan_charge(&lines, user, dataset, cost) {
+        match plan_charge(&lines, user, datasets, cost) {
             Err(refusal) => Ok(Charge::Refused(refusal)),
             Ok((updates, remaining)) => {
                 for (index, spent) in updates {
@@ -334,7 +372,7 @@ impl PrivacyStore for SqliteStore {
                     let old = all_lines(&tx)?.into_iter().find(|l| l.scope == scope);
                     let line = BudgetLine {
                         cap: raised_cap(old.as_ref(), extra),
-                        spent: old.map_or(Budget::ZERO, |l| l.spent),
+                        spent: old.map_or_else(Spend::none, |l| l.spent),
                         scope,
                     };
                     write_line(&tx, &line)?;

@@ -7,14 +7,14 @@
 //! refused with a typed [`StoreError`].
 
 use super::StoreError;
-use super::sqlite_privacy::SCHEMA_V2_ADDITIONS;
+use super::sqlite_privacy::{SCHEMA_V2_ADDITIONS, SCHEMA_V3_CHANGES};
 use rusqlite::{Connection, ErrorCode, TransactionBehavior};
 use std::path::Path;
 
 /// The schema version this build reads and writes. Bumped (with a migration) whenever a
-/// table changes. Version 2 adds the privacy ledger and the data-request queue; version-1
-/// files are migrated forward in place when opened.
-pub const SCHEMA_VERSION: i64 = 2;
+/// table changes. Version 2 adds the privacy ledger and the data-request queue; version 3 the
+/// RDP total of each budget. Older files are migrated forward in place when opened.
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// The SQLite header `application_id` of privgrid databases: the ASCII bytes `PGRD`.
 pub(super) const APPLICATION_ID: i64 = 0x5047_5244;
@@ -67,6 +67,7 @@ pub(super) fn prepare(conn: &mut Connection, path: &Path) -> Result<(), StoreErr
             tx.pragma_update(None, "application_id", APPLICATION_ID)?;
             tx.execute_batch(SCHEMA_V1)?;
             tx.execute_batch(SCHEMA_V2_ADDITIONS)?;
+            tx.execute_batch(SCHEMA_V3_CHANGES)?;
             tx.execute(
                 "INSERT INTO privgrid_schema (id, version) VALUES (1, ?1)",
                 [SCHEMA_VERSION],
@@ -118,8 +119,8 @@ fn is_foreign_or_new(conn: &Connection, path: &Path) -> Result<bool, StoreError>
     }
 }
 
-/// Brings a version-1 database forward to version 2 in place (one transaction: the new
-/// tables and the version bump commit together or not at all).
+/// Brings a version-1 or -2 database forward to version 3 in place (one transaction: the
+/// changes and the version bump commit together or not at all).
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let found: Option<i64> = tx
@@ -133,6 +134,11 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         tx.execute_batch(SCHEMA_V2_ADDITIONS)?;
         tx.execute("UPDATE privgrid_schema SET version = 2 WHERE id = 1", [])?;
         tracing::info!("migrated the database from schema version 1 to 2");
+    }
+    if matches!(found, Some(1 | 2)) {
+        tx.execute_batch(SCHEMA_V3_CHANGES)?;
+        tx.execute("UPDATE privgrid_schema SET version = 3 WHERE id = 1", [])?;
+        tracing::info!("migrated the database to schema version 3 (RDP totals of budgets)");
     }
     tx.commit()?;
     Ok(())
