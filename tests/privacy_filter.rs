@@ -214,7 +214,10 @@ fn pure_releases_compose_within_advanced_composition() {
     );
     assert!((spend.basic().epsilon - 5.0).abs() < 1e-9);
     // The cap's δ is split between the two accountings (see `Spend`).
-    assert_eq!(spend.guarantee(&cap), Budget::new(rdp, delta / 2.0).unwrap());
+    assert_eq!(
+        spend.guarantee(&cap),
+        Budget::new(rdp, delta / 2.0).unwrap()
+    );
     // With a pure cap (δ = 0) only basic composition applies.
     let pure_cap = Budget::pure(5.0).unwrap();
     assert_eq!(spend.guarantee(&pure_cap), spend.basic());
