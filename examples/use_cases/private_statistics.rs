@@ -149,6 +149,36 @@ pub async fn run(transport: &str) -> privgrid::Result<([f32; 2], [f32; 2])> {
         }
     }
 
+    // Bob raises her cap to (ε, δ) = (4, 1e-5) for Gaussian releases. The node's ledger
+    // composes them by RDP as well as by adding up (ε, δ), so more fit than the sum allows.
+    owner
+        .set_budget(
+            BudgetScope::user_on("eve", records.id()),
+            Budget::new(4.0, 1e-5)?,
+        )
+        .await?;
+    let mut gaussian_releases = 0;
+    while dp_weight
+        .get_dp(DpRelease::gaussian(0.5, 1e-6))
+        .await
+        .is_ok()
+    {
+        gaussian_releases += 1;
+    }
+    let line = eve_data.session().budget_status(None).await?.remove(0);
+    println!(
+        "8. with the cap raised to (ε, δ) = (4, 1e-5), eve made {gaussian_releases} Gaussian releases \
+         of (0.5, 1e-6) before the next was refused; adding up (ε, δ) would have allowed 5 (half \
+         the cap's δ each way), the ledger holds ε = {:.2} by RDP ({:.2} added up)",
+        line.used().epsilon,
+        line.spent.basic().epsilon
+    );
+    if gaussian_releases <= 5 {
+        return Err(Error::InvalidInput(format!(
+            "RDP accounting should allow more than 5 releases, got {gaussian_releases}"
+        )));
+    }
+
     // eve asks for raw access; bob approves; it takes effect at once.
     let filed = eve_data
         .session()
@@ -156,7 +186,7 @@ pub async fn run(transport: &str) -> privgrid::Result<([f32; 2], [f32; 2])> {
         .await?;
     let pending = owner.data_requests(true).await?;
     println!(
-        "8. eve filed data request #{} ({:?}); bob sees {} pending",
+        "9. eve filed data request #{} ({:?}); bob sees {} pending",
         filed.id,
         filed.reason,
         pending.len()
@@ -166,7 +196,7 @@ pub async fn run(transport: &str) -> privgrid::Result<([f32; 2], [f32; 2])> {
         .await?;
     let eve_avg = (eve_data.column(0).sum().get().await? / 5.0).item()?;
     println!(
-        "9. bob approved it ({:?}); eve's raw average weight is now {eve_avg:.3} kg",
+        "10. bob approved it ({:?}); eve's raw average weight is now {eve_avg:.3} kg",
         decided.note
     );
     hospital.shutdown().await;
