@@ -185,10 +185,16 @@ impl PrivacyFilter {
 
     /// Whether `cost` could be charged now, without charging it.
     pub fn check_charge(&self, cost: &ReleaseCost) -> Result<(), PrivacyError> {
+        self.charged(cost).map(drop)
+    }
+
+    /// The spend after `cost` if it fits under the cap, else the refusal.
+    fn charged(&self, cost: &ReleaseCost) -> Result<Spend, PrivacyError> {
         let budget = cost.budget();
         Budget::new(budget.epsilon, budget.delta)?;
-        if self.spend.plus(cost).fits_within(&self.cap) {
-            Ok(())
+        let after = self.spend.plus(cost);
+        if after.fits_within(&self.cap) {
+            Ok(after)
         } else {
             Err(PrivacyError::BudgetExceeded {
                 spent: self.spent(),
@@ -207,8 +213,7 @@ impl PrivacyFilter {
     /// Charges `cost` if it fits under the cap by either accounting; otherwise refuses and
     /// changes nothing.
     pub fn try_charge(&mut self, cost: &ReleaseCost) -> Result<(), PrivacyError> {
-        self.check_charge(cost)?;
-        self.spend = self.spend.plus(cost);
+        self.spend = self.charged(cost)?;
         Ok(())
     }
 
@@ -236,11 +241,12 @@ impl PrivacyFilter {
         filters: &mut [&mut PrivacyFilter],
         cost: &ReleaseCost,
     ) -> Result<(), PrivacyError> {
-        for f in filters.iter() {
-            f.check_charge(cost)?;
-        }
-        for f in filters.iter_mut() {
-            f.spend = f.spend.plus(cost);
+        let after = filters
+            .iter()
+            .map(|f| f.charged(cost))
+            .collect::<Result<Vec<_>, _>>()?;
+        for (f, spend) in filters.iter_mut().zip(after) {
+            f.spend = spend;
         }
         Ok(())
     }
